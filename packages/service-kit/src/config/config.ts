@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not satisfy a service's config schema. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+// An env var set to '' means "not set" for optional values, so `FOO=` in a .env file behaves like no FOO.
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Variables every service understands. A service adds its own with `config` in its definition. */
+export const baseConfigShape = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(0),
+  /** The URL at which this instance alone is reachable; derived from HOST/PORT when not set. */
+  ADVERTISE_URL: optional(z.url()),
+  /** Comma-separated distributor URLs; '' runs the service standalone (no registry). */
+  DISTRIBUTOR_URL: z
+    .string()
+    .default('http://127.0.0.1:9000')
+    .refine(
+      (v) => v === '' || v.split(',').every((u) => URL.canParse(u.trim())),
+      'must be a comma-separated list of URLs',
+    ),
+  INTERNAL_TOKEN_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (generate one: openssl rand -hex 32)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+  PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  REDIS_URL: optional(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL')),
+  /** Prefix for every Redis key and channel (lets tests, or two deployments, share one Redis). */
+  REDIS_KEY_PREFIX: z.string().default('msa:'),
+  /** Where embedded data lives; 'memory' keeps the embedded database in memory (tests). */
+  DATA_DIR: z.string().min(1).default('.data'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10000),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'like 100kb or 1mb')
+    .default('100kb'),
+};
+
+export type BaseConfig = z.infer<z.ZodObject<typeof baseConfigShape>>;
+
+export type ConfigShape = z.ZodRawShape;
+export type ConfigOf<S extends ConfigShape | undefined> = BaseConfig &
+  (S extends ConfigShape ? z.infer<z.ZodObject<S>> : Record<never, never>);
+
+/**
+ * Validates the environment against the base schema plus the service's own, before anything else runs.
+ * Every bad variable is named in one message, so a misconfigured container fails with one clear line.
+ */
+export function loadConfig<S extends ConfigShape | undefined>(
+  extra: S,
+  env: Record<string, string | undefined> = process.env,
+): ConfigOf<S> {
+  const schema = z.object({ ...baseConfigShape, ...(extra ?? {}) });
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(env)';
+      const missing = issue.code === 'invalid_type' && env[name] === undefined;
+      if (missing) return `${name} is required`;
+      if (issue.code === 'invalid_type')
+        return `${name}: expected a ${issue.expected}, got ${JSON.stringify(env[name])}`;
+      return `${name}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return result.data as ConfigOf<S>;
+}

@@ -1,0 +1,88 @@
+import express from 'express';
+import type { Logger } from 'pino';
+import {
+  INTERNAL_TOKEN_HEADER,
+  InvalidInternalToken,
+  callerFromClaims,
+  type InternalTokens,
+} from '../auth/internal-token';
+import { mountHealth, type HealthCheck, type HealthState } from '../health/health';
+import { requestContext, type RequestContext } from '../log/request-context';
+import type { ServiceMetrics } from '../metrics/metrics';
+import type { ProcessStats } from '../registry/process-stats';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { errorBody } from './errors';
+import { requestIdFrom } from './request-id';
+
+export interface AppOptions {
+  logger: Logger;
+  tokens: InternalTokens;
+  metrics: ServiceMetrics;
+  stats: ProcessStats;
+  health: HealthState;
+  checks: HealthCheck[];
+  bodyLimit: string;
+  requireInternalToken: boolean;
+  router?: express.Router;
+}
+
+/**
+ * The same Express app around every service's routes, so the middleware order is the same
+ * everywhere: request id → metrics → health and metrics (open) → internal token → JSON body →
+ * the service's routes → 404 → errors.
+ */
+export function buildApp(opts: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const store: RequestContext = { requestId: requestIdFrom(req.headers['x-request-id']) };
+    res.setHeader('x-request-id', store.requestId);
+    const started = process.hrtime.bigint();
+    opts.stats.inFlight++;
+    res.once('close', () => {
+      opts.stats.inFlight--;
+      // The matched pattern, not the raw path, so /products/1 and /products/2 share a series.
+      const route = req.route?.path ? (req.baseUrl || '') + req.route.path : 'unmatched';
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      opts.metrics.requests.inc(labels);
+      opts.metrics.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    requestContext.run(store, next);
+  });
+
+  mountHealth(app, opts.health, opts.checks);
+  app.get('/metrics', async (_req, res) => {
+    res.set('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+  });
+
+  if (opts.requireInternalToken) {
+    app.use(async (req, res, next) => {
+      const token = req.headers[INTERNAL_TOKEN_HEADER];
+      if (typeof token !== 'string' || token === '') {
+        res
+          .status(401)
+          .json(
+            errorBody('INTERNAL_TOKEN_REQUIRED', 'this service only answers calls from inside the system'),
+          );
+        return;
+      }
+      try {
+        const claims = await opts.tokens.verify(token);
+        const store = requestContext.getStore();
+        if (store) store.caller = callerFromClaims(claims);
+        next();
+      } catch (err) {
+        const message = err instanceof InvalidInternalToken ? err.message : 'internal token invalid';
+        res.status(401).json(errorBody('INTERNAL_TOKEN_INVALID', message));
+      }
+    });
+  }
+
+  app.use(express.json({ limit: opts.bodyLimit, strict: true }));
+  if (opts.router) app.use(opts.router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(opts.logger));
+  return app;
+}

@@ -1,0 +1,21 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+export interface Caller {
+  /** The service that made the call (the gateway, for a user's request). */
+  service: string;
+  /** The signed-in member on whose behalf the call is made, when there is one. */
+  user?: { id: string; role: 'customer' | 'admin' };
+}
+
+export interface RequestContext {
+  requestId: string;
+  caller?: Caller;
+}
+
+/**
+ * The current request, available anywhere below a request handler without passing it around:
+ * the logger stamps every line with its id and the internal client forwards it.
+ */
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+export const currentRequestId = (): string | undefined => requestContext.getStore()?.requestId;
