@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { SupervisedProcess, type RestartPolicy } from './process';
+
+/** The built server script; under Jest (running src/) the compiled one in dist/. */
+export function pgliteServerScript(): string {
+  const beside = path.join(__dirname, 'pglite-server.js');
+  return existsSync(beside) ? beside : path.join(__dirname, '..', 'dist', 'pglite-server.js');
+}
+
+export interface EmbeddedPostgresOptions {
+  service: string;
+  /** The PGlite data folder, e.g. <repo>/.data/<service>/pgdata. */
+  dataDir: string;
+  /** How many instances will connect; each gets room for a pool of 16 connections. */
+  instances?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  readyTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  restart: RestartPolicy;
+}
+
+const CONNECTIONS_PER_INSTANCE = 16;
+
+/**
+ * A supervised embedded Postgres for one service. Its `ready` info carries the postgres:// URL.
+ * After a crash it comes back on the same port, so the instances' DATABASE_URL stays valid.
+ */
+export function createEmbeddedPostgres(options: EmbeddedPostgresOptions): SupervisedProcess {
+  let lastPort = 0;
+  const name = `${options.service}-db`;
+  const server = new SupervisedProcess({
+    service: name,
+    index: 1,
+    label: name,
+    script: pgliteServerScript(),
+    args: () => [
+      '--data-dir',
+      options.dataDir,
+      '--name',
+      name,
+      '--port',
+      String(lastPort),
+      '--max-connections',
+      String(CONNECTIONS_PER_INSTANCE * Math.max(1, options.instances ?? 1)),
+    ],
+    env: { ...(options.env ?? process.env), NODE_ENV: 'development' },
+    cwd: options.cwd ?? process.cwd(),
+    // Opening a data folder for the first time runs initdb inside WASM: give it more time than a service.
+    readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
+    restart: options.restart,
+  });
+  server.on('ready', (info: { url?: string }) => {
+    if (info.url) lastPort = Number(new URL(info.url).port);
+  });
+  return server;
+}

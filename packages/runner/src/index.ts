@@ -1,0 +1,6 @@
+export { startSystem, type RunningSystem, type StartSystemOptions } from './system';
+export { StartFailure, backoffDelay, type ExitInfo, type InstanceInfo, type RestartPolicy } from './process';
+export { createEmbeddedPostgres } from './embedded-postgres';
+export { databaseNameFor } from './databases';
+export type { KitMessage } from './ipc';
+export { UsageError } from './services';

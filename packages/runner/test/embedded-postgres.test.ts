@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Pool } from 'pg';
+import { createEmbeddedPostgres } from '../src/embedded-postgres';
+import { defaultRestartPolicy } from '../src/process';
+import { isAlive } from './fake-services';
+
+describe('embedded Postgres server', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'msa-pglite-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('when a pool opens 4 connections at once, then all 4 are served and see the same data', async () => {
+    const server = createEmbeddedPostgres({ service: 'shop', dataDir, restart: defaultRestartPolicy });
+    const { url, pid } = await server.start();
+    const pool = new Pool({ connectionString: url, max: 4 });
+    try {
+      await pool.query('CREATE TABLE hits (n int)');
+      const clients = await Promise.all([1, 2, 3, 4].map(() => pool.connect()));
+      expect(pool.totalCount).toBe(4);
+      // All four are held open together, each writing while the others wait on theirs.
+      await Promise.all(clients.map((client, i) => client.query('INSERT INTO hits VALUES ($1)', [i])));
+      for (const client of clients) client.release();
+      const { rows } = await pool.query<{ count: string }>('SELECT count(*) FROM hits');
+      expect(rows[0]!.count).toBe('4');
+    } finally {
+      await pool.end();
+      await server.stop();
+    }
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  test('when the server is stopped and started again, then the data is still there', async () => {
+    const server = createEmbeddedPostgres({ service: 'shop', dataDir, restart: defaultRestartPolicy });
+    const first = await server.start();
+    const pool = new Pool({ connectionString: first.url, max: 1 });
+    await pool.query("CREATE TABLE notes (text text); INSERT INTO notes VALUES ('kept')");
+    await pool.end();
+    await server.stop();
+
+    const second = await server.start();
+    const again = new Pool({ connectionString: second.url, max: 1 });
+    try {
+      const { rows } = await again.query<{ text: string }>('SELECT text FROM notes');
+      expect(rows).toEqual([{ text: 'kept' }]);
+    } finally {
+      await again.end();
+      await server.stop();
+    }
+  });
+
+  test('when the server crashes, then it comes back on the same port', async () => {
+    const server = createEmbeddedPostgres({
+      service: 'shop',
+      dataDir,
+      restart: { ...defaultRestartPolicy, initialDelayMs: 10 },
+    });
+    const first = await server.start();
+    try {
+      const back = new Promise<{ url?: string }>((resolve) => server.once('ready', resolve));
+      await server.kill('SIGKILL');
+      const second = await back;
+      expect(second.url).toBe(first.url);
+      const pool = new Pool({ connectionString: second.url, max: 1 });
+      await expect(pool.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+      await pool.end();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('embedded Postgres data folder', () => {
+  test('when a second server opens a folder already being served, then it refuses and names the owner', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'msa-pglite-'));
+    const first = createEmbeddedPostgres({ service: 'shop', dataDir, restart: defaultRestartPolicy });
+    const second = createEmbeddedPostgres({ service: 'shop', dataDir, restart: defaultRestartPolicy });
+    try {
+      const { pid } = await first.start();
+      await expect(second.start()).rejects.toThrow(
+        'shop-db could not start: it exited with code 1 before it was ready',
+      );
+      expect(second.lastLines().join('\n')).toContain(
+        `${dataDir} is in use by process ${pid} (another npm start?)`,
+      );
+    } finally {
+      await first.stop();
+      await second.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
