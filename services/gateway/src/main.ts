@@ -1,0 +1,16 @@
+import { runService } from '@msa/service-kit';
+import { listening, service } from './service';
+
+// The local runner shows the gateway's HTTPS address from the kit's `ready` message; the kit does not know it,
+// so it is added here on its way out.
+const send = process.send?.bind(process);
+if (send !== undefined) {
+  process.send = ((message: unknown, ...rest: unknown[]) => {
+    const m = message as { type?: string } | null;
+    const out =
+      m && m.type === 'ready' && listening.httpsUrl ? { ...m, httpsUrl: listening.httpsUrl } : message;
+    return (send as (...args: unknown[]) => boolean)(out, ...rest);
+  }) as typeof process.send;
+}
+
+void runService(service);

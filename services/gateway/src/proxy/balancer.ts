@@ -1,0 +1,39 @@
+import type { OutlierDetector } from './outlier';
+import type { Upstream } from './upstreams';
+
+/** What the balancer needs from a route: its instances and a cursor that makes ties take turns. */
+export interface Balanced {
+  upstreams: Upstream[];
+  cursor: number;
+}
+
+/**
+ * Least outstanding requests, ties broken round robin: the scan starts one further each call, and only a strictly
+ * smaller load displaces the first candidate. Ejected instances are skipped; when every instance is ejected (a
+ * route served by a subset of the service) they are used anyway, as a 502 beats a 503 that hides them.
+ * `exclude` is the instance a retry must avoid. Returns undefined when there is no instance to try.
+ */
+export function pickUpstream(
+  route: Balanced,
+  outlier: OutlierDetector,
+  now: number,
+  exclude?: Upstream,
+): Upstream | undefined {
+  const list = route.upstreams;
+  const n = list.length;
+  if (n === 0) return undefined;
+  const start = route.cursor++ % n;
+  if (route.cursor > 0x3fffffff) route.cursor = 0;
+  let best: Upstream | undefined;
+  let fallback: Upstream | undefined;
+  for (let k = 0; k < n; k++) {
+    const u = list[(start + k) % n]!;
+    if (u === exclude) continue;
+    if (outlier.isEjected(u, now)) {
+      if (fallback === undefined) fallback = u;
+      continue;
+    }
+    if (best === undefined || u.inFlight < best.inFlight) best = u;
+  }
+  return best ?? fallback;
+}

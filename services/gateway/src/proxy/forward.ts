@@ -1,0 +1,247 @@
+import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { pickUpstream } from './balancer';
+import { sendError } from './errors';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
+import type { MemberClaims } from './jwt-cache';
+import { codeClass, type ProxyMetrics, type RouteStats } from './metrics';
+import type { OutlierDetector } from './outlier';
+import type { RouteEntry } from './route-table';
+import type { Upstream } from './upstreams';
+
+// Node's emitters call listeners with `this` set to the emitter; the exchange rides on the emitter under this
+// symbol, so the listeners below are shared functions and a request allocates no closures for them.
+const kExchange = Symbol('gateway.exchange');
+type Carrier = { [kExchange]?: Exchange };
+
+function exchangeOf(emitter: object): Exchange {
+  return (emitter as Carrier)[kExchange]!;
+}
+
+/** Everything one client request needs while it is proxied. */
+export class Exchange {
+  route: RouteEntry | null = null;
+  user: MemberClaims | null = null;
+  /** Upstream request headers, built once; a retry only rewrites the host (index 1). */
+  headers: string[] | null = null;
+  /** undefined: stream the client's body; null: no body; Buffer: the buffered body of a retryable request. */
+  body: Buffer | null | undefined = undefined;
+  retryable = false;
+  attempts = 0;
+  upstream: Upstream | null = null;
+  counted = false;
+  upReq: ClientRequest | null = null;
+  timer: NodeJS.Timeout | null = null;
+  timedOut = false;
+  closed = false;
+  upstreamStartedAt = 0;
+
+  constructor(
+    readonly fw: Forwarder,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly path: string,
+    readonly requestId: string,
+    readonly secure: boolean,
+    readonly clientIp: string,
+    readonly startedAt: number,
+  ) {
+    (res as Carrier)[kExchange] = this;
+    res.on('close', onClientResponseClose);
+  }
+
+  fail(status: number, code: string, message: string, extra?: readonly string[]): void {
+    if (this.closed) return;
+    if (extra === undefined && status === 413) extra = CONNECTION_CLOSE;
+    sendError(this.res, status, code, message, this.requestId, this.secure, extra);
+  }
+}
+
+const CONNECTION_CLOSE = ['connection', 'close'];
+
+/** Sends exchanges upstream: balancing, timeout, one retry, outlier bookkeeping, streaming, the access log. */
+export class Forwarder {
+  constructor(
+    readonly outlier: OutlierDetector,
+    readonly metrics: ProxyMetrics,
+    readonly logger: Logger,
+  ) {}
+
+  start(ex: Exchange, internalToken: string): void {
+    if (ex.closed) return;
+    const route = ex.route!;
+    const u = pickUpstream(route, this.outlier, Date.now());
+    if (u === undefined) {
+      ex.fail(503, 'SERVICE_UNAVAILABLE', `${route.service} service has no healthy instance`);
+      return;
+    }
+    ex.headers = upstreamRequestHeaders(ex.req, u.hostHeader, {
+      hostHeader: ex.req.headers.host ?? '',
+      requestId: ex.requestId,
+      internalToken,
+      clientIp: ex.clientIp,
+      secure: ex.secure,
+    });
+    this.send(ex, u);
+  }
+
+  send(ex: Exchange, u: Upstream): void {
+    ex.upstream = u;
+    ex.counted = true;
+    u.inFlight++;
+    ex.attempts++;
+    ex.headers![1] = u.hostHeader;
+    let upReq: ClientRequest;
+    try {
+      upReq = request({
+        host: u.hostname,
+        port: u.port,
+        method: ex.req.method,
+        path: ex.path,
+        agent: u.agent,
+        headers: ex.headers!,
+      });
+    } catch {
+      release(ex);
+      ex.fail(400, 'BAD_REQUEST', 'the request target cannot be forwarded');
+      return;
+    }
+    (upReq as Carrier)[kExchange] = ex;
+    ex.upReq = upReq;
+    upReq.on('response', onUpstreamResponse);
+    upReq.on('error', onUpstreamError);
+    ex.timedOut = false;
+    ex.timer = setTimeout(onUpstreamTimeout, ex.route!.timeoutMs, ex);
+    ex.upstreamStartedAt = performance.now();
+    if (ex.body === undefined) ex.req.pipe(upReq);
+    else if (ex.body === null) upReq.end();
+    else upReq.end(ex.body);
+  }
+
+  /** Another instance for a retry, or undefined when the request may not or cannot be retried. */
+  retryTarget(ex: Exchange, failed: Upstream, reusedSocket: boolean): Upstream | undefined {
+    if (!ex.retryable || ex.attempts > 1 || ex.body === undefined || ex.closed) return undefined;
+    const other = pickUpstream(ex.route!, this.outlier, Date.now(), failed);
+    // A keep-alive socket the upstream closed just as we reused it is the socket's fault, not the instance's.
+    return other ?? (reusedSocket ? failed : undefined);
+  }
+}
+
+function release(ex: Exchange): void {
+  if (ex.counted) {
+    ex.counted = false;
+    ex.upstream!.done();
+  }
+  if (ex.timer !== null) {
+    clearTimeout(ex.timer);
+    ex.timer = null;
+  }
+}
+
+function onUpstreamResponse(this: ClientRequest, upRes: IncomingMessage): void {
+  const ex = exchangeOf(this);
+  if (ex.upReq !== this || ex.closed) {
+    upRes.resume();
+    return;
+  }
+  if (ex.timer !== null) {
+    clearTimeout(ex.timer);
+    ex.timer = null;
+  }
+  const fw = ex.fw;
+  const u = ex.upstream!;
+  const status = upRes.statusCode ?? 502;
+  const stats = u.stats ?? (u.stats = fw.metrics.forUpstream(u));
+  stats.byClass[codeClass(status)]!.inc();
+  stats.duration.observe((performance.now() - ex.upstreamStartedAt) / 1000);
+  if (status >= 502 && status <= 504) {
+    fw.outlier.failure(u, Date.now());
+    if (status !== 504) {
+      const other = fw.retryTarget(ex, u, false);
+      if (other !== undefined && other !== u) {
+        upRes.resume();
+        release(ex);
+        fw.send(ex, other);
+        return;
+      }
+    }
+  } else {
+    fw.outlier.success(u);
+  }
+  (upRes as Carrier)[kExchange] = ex;
+  upRes.on('error', onUpstreamBodyError);
+  ex.res.writeHead(status, clientResponseHeaders(upRes.rawHeaders, ex.requestId, ex.secure));
+  upRes.pipe(ex.res);
+}
+
+function onUpstreamBodyError(this: IncomingMessage): void {
+  // The upstream died halfway through its body: the client's response cannot be completed honestly.
+  exchangeOf(this).res.destroy();
+}
+
+function onUpstreamTimeout(ex: Exchange): void {
+  ex.timer = null;
+  ex.timedOut = true;
+  ex.upReq?.destroy();
+}
+
+function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void {
+  const ex = exchangeOf(this);
+  if (ex.upReq !== this) return;
+  const fw = ex.fw;
+  const u = ex.upstream!;
+  const timedOut = ex.timedOut;
+  release(ex);
+  if (ex.closed) return; // we cut it ourselves: the client left
+  const stats = u.stats ?? (u.stats = fw.metrics.forUpstream(u));
+  if (timedOut) stats.timeouts.inc();
+  else stats.connectFailures.inc();
+  fw.outlier.failure(u, Date.now());
+  const service = ex.route!.service;
+  fw.logger.warn(
+    { requestId: ex.requestId, service, instance: u.instanceId, err: err.code ?? err.message, timedOut },
+    'upstream attempt failed',
+  );
+  if (ex.res.headersSent) {
+    ex.res.destroy();
+    return;
+  }
+  if (timedOut) {
+    ex.fail(504, 'UPSTREAM_TIMEOUT', `${service} service did not answer within ${ex.route!.timeoutMs} ms`);
+    return;
+  }
+  const other = fw.retryTarget(ex, u, this.reusedSocket);
+  if (other !== undefined) {
+    fw.send(ex, other);
+    return;
+  }
+  ex.fail(502, 'BAD_GATEWAY', `${service} service could not be reached`);
+}
+
+function onClientResponseClose(this: ServerResponse): void {
+  const ex = exchangeOf(this);
+  ex.closed = true;
+  const finished = this.writableFinished;
+  if (!finished && ex.upReq !== null && !ex.upReq.destroyed) ex.upReq.destroy();
+  release(ex);
+  const status = this.headersSent ? this.statusCode : 499; // 499: the client left before an answer (nginx's code)
+  const ms = performance.now() - ex.startedAt;
+  const route = ex.route;
+  const stats: RouteStats = route === null ? ex.fw.metrics.unmatched : (route.stats as RouteStats);
+  stats.byClass[codeClass(status)]!.inc();
+  stats.duration.observe(ms / 1000);
+  ex.fw.logger.info(
+    {
+      requestId: ex.requestId,
+      method: ex.req.method,
+      route: route?.path,
+      service: route?.service,
+      instance: ex.upstream?.instanceId,
+      status,
+      ms: Math.round(ms * 10) / 10,
+      attempts: ex.attempts,
+      user: ex.user?.sub,
+    },
+    'access',
+  );
+}

@@ -1,0 +1,152 @@
+import https from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closeServer, defineService, z, type ServiceContext } from '@msa/service-kit';
+import type { JSONWebKeySet } from 'jose';
+import { sendError } from './proxy/errors';
+import { createGateway, type Gateway } from './proxy/handler';
+import { resolveRequestId } from './proxy/request-id';
+import { loadTls } from './tls';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+export const config = {
+  /** Plain HTTP (also the private-network port: health, metrics, internal routes). */
+  PORT: port.default(8080),
+  /** 0 picks a free port. */
+  HTTPS_PORT: port.default(8443),
+  /** The HTTPS port clients see, for redirects (compose publishes 443 → 8443); defaults to HTTPS_PORT. */
+  HTTPS_PUBLIC_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
+  /** true: plain HTTP answers 308 to HTTPS (health, metrics and internal calls aside). */
+  HTTP_REDIRECT: z.stringbool().default(false),
+  /** Both or neither; neither → a development certificate generated under DATA_DIR. */
+  TLS_CERT_FILE: optionalString,
+  TLS_KEY_FILE: optionalString,
+  /** Requests per client per window; 0 turns rate limiting off. */
+  RATE_LIMIT_POINTS: z.coerce.number().int().min(0).default(100),
+  RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).default(1),
+  /** Checked on member tokens when set. */
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+};
+
+type Ctx = ServiceContext<typeof config>;
+
+const gateways = new WeakMap<object, Gateway>();
+function gatewayOf(ctx: Ctx): Gateway {
+  const gw = gateways.get(ctx);
+  if (gw === undefined) throw new Error('the gateway is not built yet');
+  return gw;
+}
+
+/** Where HTTPS listens, once it does (main.ts passes it on to the local runner). */
+export const listening: { httpsUrl?: string } = {};
+
+export const service = defineService({
+  name: 'gateway',
+  version: '0.1.0',
+  config,
+  redis: true, // rate limits shared across replicas when REDIS_URL is set
+  watchRegistry: true,
+  routes: (ctx) => [
+    {
+      method: 'GET',
+      path: '/internal/routes',
+      public: false,
+      auth: 'none',
+      summary:
+        'The live routing table: every public route, its service and instances, their load and ejection',
+      handler: () => ({ routes: gatewayOf(ctx).routes() }),
+    },
+  ],
+  // The proxy itself: a raw node:http handler the kit calls before Express for every request.
+  rawHandler: (ctx) => {
+    const gw = createGateway({
+      registry: ctx.registry,
+      logger: ctx.logger,
+      metricsRegistry: ctx.metrics.registry,
+      signer: ctx.tokens,
+      fetchJwks: () => fetchMemberJwks(ctx),
+      jwt: { issuer: ctx.config.JWT_ISSUER, audience: ctx.config.JWT_AUDIENCE },
+      redis: ctx.redis,
+      rateLimit: {
+        points: ctx.config.RATE_LIMIT_POINTS,
+        windowS: ctx.config.RATE_LIMIT_WINDOW_S,
+        keyPrefix: `${ctx.config.REDIS_KEY_PREFIX}gateway:rl`,
+      },
+      bodyLimitBytes: parseSize(ctx.config.BODY_LIMIT),
+      redirectToHttps: ctx.config.HTTP_REDIRECT,
+      httpsPort: ctx.config.HTTPS_PUBLIC_PORT ?? (ctx.config.HTTPS_PORT || null),
+    });
+    gateways.set(ctx, gw);
+    return gw.handle;
+  },
+  onStart: async (ctx) => {
+    const gw = gatewayOf(ctx);
+    const tls = await loadTls({
+      certFile: ctx.config.TLS_CERT_FILE,
+      keyFile: ctx.config.TLS_KEY_FILE,
+      dataDir: ctx.config.DATA_DIR,
+    });
+    const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      if (!gw.handle(req, res)) answerOwnOnTls(ctx, req, res);
+    });
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(ctx.config.HTTPS_PORT, ctx.config.HOST, () => resolve());
+    });
+    const httpsPort = (server.address() as AddressInfo).port;
+    gw.setHttpsPort(ctx.config.HTTPS_PUBLIC_PORT ?? httpsPort);
+    const host = ctx.config.HOST === '0.0.0.0' || ctx.config.HOST === '::' ? 'localhost' : ctx.config.HOST;
+    listening.httpsUrl = `https://${host === '127.0.0.1' ? 'localhost' : host}:${httpsPort}`;
+    ctx.logger.info(
+      { httpsUrl: listening.httpsUrl, certificate: tls.source, certPath: tls.certPath },
+      'gateway HTTPS listening',
+    );
+    return async () => {
+      await closeServer(server as unknown as Server, ctx.config.SHUTDOWN_TIMEOUT_MS);
+      gw.close();
+    };
+  },
+});
+
+async function fetchMemberJwks(ctx: Ctx): Promise<JSONWebKeySet> {
+  const res = await ctx.http.request<JSONWebKeySet>('member', {
+    method: 'GET',
+    path: '/internal/jwks',
+    timeoutMs: 2000,
+  });
+  if (res.status !== 200) throw new Error(`member answered ${res.status} for its JWKS`);
+  return res.data;
+}
+
+/**
+ * The TLS port is the public one: it proxies, and answers liveness/readiness for load balancers; metrics and the
+ * gateway's internal routes stay on the plain-HTTP (private network) port.
+ */
+function answerOwnOnTls(ctx: Ctx, req: IncomingMessage, res: ServerResponse): void {
+  const requestId = resolveRequestId(req.headers['x-request-id']);
+  if (req.url === '/health/live' || req.url === '/health/ready') {
+    const ok = req.url === '/health/live' || ctx.ready;
+    const body = JSON.stringify({ status: ok ? (req.url === '/health/live' ? 'ok' : 'ready') : 'starting' });
+    res.writeHead(ok ? 200 : 503, {
+      'content-type': 'application/json; charset=utf-8',
+      'x-request-id': requestId,
+    });
+    res.end(body);
+    return;
+  }
+  sendError(res, 404, 'NOT_FOUND', `no route for ${req.method} ${req.url?.split('?')[0]}`, requestId, true);
+}
+
+/** BODY_LIMIT as the kit writes it (100kb, 1mb, 512b) in bytes. */
+export function parseSize(value: string): number {
+  const m = /^(\d+)(b|kb|mb)$/i.exec(value);
+  if (m === null) throw new Error(`not a size: ${value}`);
+  const unit = m[2]!.toLowerCase();
+  return Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+}
