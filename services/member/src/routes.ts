@@ -1,0 +1,75 @@
+import { created, errors, noContent, reply, type RouteDef, type ServiceContext } from '@msa/service-kit';
+import type { configShape } from './config';
+import { login, loginBody } from './domain/login';
+import { getProfile, updateProfile, updateProfileBody } from './domain/profile';
+import { register, registerBody } from './domain/register';
+import type { SigningKeys } from './domain/signing-keys';
+import { unregister } from './domain/unregister';
+
+type Ctx = ServiceContext<typeof configShape>;
+
+// auth 'user' has already refused a call without a member; this only narrows the type.
+const memberId = (caller: { user?: { id: string } }): string => {
+  if (!caller.user) throw new errors.UnauthorizedError('sign in first');
+  return caller.user.id;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function buildRoutes(ctx: Ctx, keys: SigningKeys): RouteDef<any, any, any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/members',
+      public: true,
+      auth: 'none',
+      summary: 'Register a customer account',
+      body: registerBody,
+      handler: async ({ body }) => created(await register(ctx.db, body)),
+    },
+    {
+      method: 'POST',
+      path: '/members/login',
+      public: true,
+      auth: 'none',
+      summary: 'Exchange email and password for a member token (ES256 JWT, 1 h)',
+      body: loginBody,
+      handler: ({ body }) => login(ctx.db, keys, body),
+    },
+    {
+      method: 'GET',
+      path: '/members/me',
+      public: true,
+      auth: 'user',
+      summary: 'The signed-in member',
+      handler: ({ caller }) => getProfile(ctx.db, memberId(caller)),
+    },
+    {
+      method: 'PATCH',
+      path: '/members/me',
+      public: true,
+      auth: 'user',
+      summary: 'Change name and/or password (the current password is needed for a new one)',
+      body: updateProfileBody,
+      handler: ({ body, caller }) => updateProfile(ctx.db, memberId(caller), body),
+    },
+    {
+      method: 'DELETE',
+      path: '/members/me',
+      public: true,
+      auth: 'user',
+      summary: 'Unregister (soft delete; purchases are kept)',
+      handler: async ({ caller }) => {
+        await unregister(ctx.db, memberId(caller));
+        return noContent();
+      },
+    },
+    {
+      method: 'GET',
+      path: '/internal/jwks',
+      public: false,
+      auth: 'none',
+      summary: "Public keys of member tokens, for the gateway's JWT check",
+      handler: async () => reply(200, await keys.jwks(), { 'cache-control': 'max-age=300' }),
+    },
+  ];
+}
