@@ -1,0 +1,48 @@
+// Settling a purchase whose outcome is not known here: a reservation may or may not exist at product.
+import { InjectedFault, type PurchaseDeps } from './deps';
+import type { Purchase } from './store';
+
+/**
+ * Asks product whether the pending purchase's reservation exists. Reserved → completed. Not there →
+ * failed, but only when `mayFail` (the reconciler, once the purchase is old enough that no request
+ * can still be reserving it); a repeat of a young request leaves it pending for the original to finish.
+ * Product unreachable → unchanged, tried again later.
+ */
+export async function settlePending(
+  deps: PurchaseDeps,
+  purchase: Purchase,
+  mayFail: boolean,
+): Promise<Purchase> {
+  const found = await deps.product.findReservation(purchase.id);
+  switch (found.kind) {
+    case 'reserved': {
+      const price = found.unitPrice ?? (await deps.product.currentPrice(purchase.productId)) ?? null;
+      return (await deps.store.complete(purchase.id, price)) ?? (await current(deps, purchase));
+    }
+    case 'none':
+    case 'released':
+      if (!mayFail) return purchase;
+      return (await deps.store.fail(purchase.id, 'product-unavailable')) ?? (await current(deps, purchase));
+    case 'unavailable':
+      deps.logger.warn({ purchaseId: purchase.id, reason: found.reason }, 'cannot settle purchase yet');
+      return purchase;
+  }
+}
+
+/**
+ * Finishes a cancel: release at product (404 = nothing was reserved), then mark cancelled. Safe to
+ * run twice or from two places at once: product releases once, the mark is guarded by 'cancelling'.
+ */
+export async function finishCancel(deps: PurchaseDeps, purchase: Purchase): Promise<Purchase> {
+  const released = await deps.product.release(purchase.id);
+  if (released.kind === 'unavailable') {
+    deps.logger.warn({ purchaseId: purchase.id, reason: released.reason }, 'cannot release stock yet');
+    return purchase;
+  }
+  if (deps.fault === 'crash-after-release') throw new InjectedFault(deps.fault);
+  return (await deps.store.finishCancel(purchase.id)) ?? (await current(deps, purchase));
+}
+
+async function current(deps: PurchaseDeps, purchase: Purchase): Promise<Purchase> {
+  return (await deps.store.byId(purchase.id)) ?? purchase;
+}
