@@ -1,27 +1,25 @@
 import { Client } from 'pg';
 import { startEmbeddedPostgres, startService } from '../src';
-import { createTestDatabase, signTestToken, testEnv, type TestDatabase, readJson } from '../src/testing';
+import {
+  createSharedTestDatabase,
+  signTestToken,
+  testEnv,
+  type SharedTestDatabase,
+  readJson,
+} from '../src/testing';
 import { notesService } from './fixtures/notes-service';
 
 // Runs on CI's real Postgres when DATABASE_URL is set, on embedded PGlite otherwise: same assertions.
 describe(`data layer (${process.env.DATABASE_URL ? 'Postgres' : 'embedded PGlite'})`, () => {
-  let db: TestDatabase;
-  let shared: { url: string; close(): Promise<void> } | undefined;
+  let db: SharedTestDatabase;
   let url: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    if (db.url) url = db.url;
-    else {
-      // Two instances need one database to share: one embedded server, as the local runner does.
-      shared = await startEmbeddedPostgres('memory', 12);
-      url = shared.url;
-    }
+    // Several instances need one database to share.
+    db = await createSharedTestDatabase(12);
+    url = db.url;
   });
-  afterAll(async () => {
-    await shared?.close();
-    await db.drop();
-  });
+  afterAll(() => db.close());
 
   it('when two instances start at the same moment on a fresh database, then both come up and migrations ran once', async () => {
     const [a, b] = await Promise.all([

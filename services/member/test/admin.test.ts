@@ -1,29 +1,21 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { Client } from 'pg';
-import { ConfigError, startEmbeddedPostgres } from '@msa/service-kit';
-import { createTestDatabase, type TestDatabase } from '@msa/service-kit/testing';
+import { ConfigError } from '@msa/service-kit';
+import { createSharedTestDatabase, type SharedTestDatabase } from '@msa/service-kit/testing';
 import { caller, startMember, type MemberService } from './support/member-service';
 
 const engine = process.env.DATABASE_URL ? 'Postgres' : 'embedded PGlite';
 
 describe(`the admin account from config (${engine})`, () => {
-  let db: TestDatabase;
-  let shared: { url: string; close(): Promise<void> } | undefined;
+  let db: SharedTestDatabase;
   let url: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    if (db.url) url = db.url;
-    else {
-      // Several instances need one database to share: one embedded server, as the local runner does.
-      shared = await startEmbeddedPostgres('memory', 24);
-      url = shared.url;
-    }
+    // Several instances need one database to share.
+    db = await createSharedTestDatabase(24);
+    url = db.url;
   });
-  afterAll(async () => {
-    await shared?.close();
-    await db.drop();
-  });
+  afterAll(() => db.close());
 
   const rows = async (sql: string) => {
     const client = new Client({ connectionString: url });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { InternalTokens } from '../auth/internal-token';
+import { startEmbeddedPostgres } from '../data/embedded-postgres';
 
 export { startService } from '../service/start-service';
 
@@ -67,6 +68,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+export interface SharedTestDatabase {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * One database that several instances of a service in one test share (migration races, two
+ * replicas): a fresh database on the real server when DATABASE_URL is set, else one embedded PGlite
+ * server taking `maxConnections` clients, as the local runner runs it.
+ */
+export async function createSharedTestDatabase(maxConnections = 12): Promise<SharedTestDatabase> {
+  const db = await createTestDatabase();
+  if (db.url) return { url: db.url, close: () => db.drop() };
+  const server = await startEmbeddedPostgres('memory', maxConnections);
+  return { url: server.url, close: () => server.close() };
 }
 
 /** An internal token as another service (or the gateway, for a member) would send it. */
