@@ -1,0 +1,54 @@
+// The route definitions of a service, read without starting it: its `routes(ctx)` is called with a
+// context whose parts are placeholders. Building the routes only keeps references to them (a pool, a
+// cache); a route definition that touches one at build time fails here loudly, naming it.
+import { loadConfig, type RouteDef, type ServiceContext, type ServiceDefinition } from '@msa/service-kit';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRoute = RouteDef<any, any, any>;
+
+export interface ServiceRoutes {
+  service: string;
+  version: string;
+  routes: AnyRoute[];
+}
+
+function placeholder(service: string, part: string): never {
+  return new Proxy(
+    {},
+    {
+      get(_target, property) {
+        // Promise resolution probes `then`; answering undefined keeps a placeholder from looking like one.
+        if (property === 'then') return undefined;
+        throw new Error(
+          `${service}: routes() used ctx.${part}.${String(property)} while they were only being listed ` +
+            'for the OpenAPI document; keep route building free of I/O',
+        );
+      },
+    },
+  ) as never;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function routesOf(def: ServiceDefinition<any>): ServiceRoutes {
+  // The development defaults, as `npm start` runs it: nothing here is used beyond route building.
+  const config = loadConfig(def.config, {
+    NODE_ENV: 'development',
+    INTERNAL_TOKEN_SECRET: 'openapi-document-generation-only-0123456789',
+  });
+  const ctx = {
+    name: def.name,
+    instanceId: `${def.name}-openapi`,
+    version: def.version ?? '0.0.0',
+    config,
+    ready: false,
+    redis: null,
+    ...Object.fromEntries(
+      ['logger', 'db', 'cache', 'registry', 'http', 'tokens', 'metrics'].map((part) => [
+        part,
+        placeholder(def.name, part),
+      ]),
+    ),
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  } as unknown as ServiceContext<any>;
+  return { service: def.name, version: def.version ?? '0.0.0', routes: def.routes?.(ctx) ?? [] };
+}
