@@ -107,12 +107,30 @@ export const service = defineService({
       { httpsUrl: listening.httpsUrl, certificate: tls.source, certPath: tls.certPath },
       'gateway HTTPS listening',
     );
+    const stopWatching = endStatusStreamsOnShutdown(ctx, gw);
     return async () => {
+      stopWatching();
       await closeServer(server as unknown as Server, ctx.config.SHUTDOWN_TIMEOUT_MS);
       gw.close();
     };
   },
 });
+
+/**
+ * The kit drains in-flight requests before it runs the stop hooks, and a status-page stream never ends by itself: end
+ * the streams as soon as shutdown begins (ctx.ready turns false), so shutdown does not wait for its timeout.
+ */
+function endStatusStreamsOnShutdown(ctx: Ctx, gw: Gateway): () => void {
+  let wasReady = false;
+  const timer = setInterval(() => {
+    if (ctx.ready) wasReady = true;
+    else if (wasReady) {
+      clearInterval(timer);
+      gw.closeStatusStreams();
+    }
+  }, 50).unref();
+  return () => clearInterval(timer);
+}
 
 async function fetchMemberJwks(ctx: Ctx): Promise<JSONWebKeySet> {
   const res = await ctx.http.request<JSONWebKeySet>('member', {

@@ -65,6 +65,8 @@ export class Forwarder {
     readonly outlier: OutlierDetector,
     readonly metrics: ProxyMetrics,
     readonly logger: Logger,
+    /** Told of every 5xx answered to a client (the status page lists the latest, with their request ids). */
+    readonly onServerError: (ex: Exchange, status: number) => void = () => {},
   ) {}
 
   start(ex: Exchange, internalToken: string): void {
@@ -152,8 +154,10 @@ function onUpstreamResponse(this: ClientRequest, upRes: IncomingMessage): void {
   const u = ex.upstream!;
   const status = upRes.statusCode ?? 502;
   const stats = u.stats ?? (u.stats = fw.metrics.forUpstream(u));
+  const ms = performance.now() - ex.upstreamStartedAt;
   stats.byClass[codeClass(status)]!.inc();
-  stats.duration.observe((performance.now() - ex.upstreamStartedAt) / 1000);
+  stats.duration.observe(ms / 1000);
+  stats.window.record(status, ms);
   if (status >= 502 && status <= 504) {
     fw.outlier.failure(u, Date.now());
     if (status !== 504) {
@@ -196,6 +200,8 @@ function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void 
   const stats = u.stats ?? (u.stats = fw.metrics.forUpstream(u));
   if (timedOut) stats.timeouts.inc();
   else stats.connectFailures.inc();
+  // No answer counts as an error answer in the instance's live figures: 504 for a timeout, 502 for the rest.
+  stats.window.record(timedOut ? 504 : 502, performance.now() - ex.upstreamStartedAt);
   fw.outlier.failure(u, Date.now());
   const service = ex.route!.service;
   fw.logger.warn(
@@ -230,6 +236,8 @@ function onClientResponseClose(this: ServerResponse): void {
   const stats: RouteStats = route === null ? ex.fw.metrics.unmatched : (route.stats as RouteStats);
   stats.byClass[codeClass(status)]!.inc();
   stats.duration.observe(ms / 1000);
+  stats.window.record(status, ms);
+  if (status >= 500) ex.fw.onServerError(ex, status);
   ex.fw.logger.info(
     {
       requestId: ex.requestId,

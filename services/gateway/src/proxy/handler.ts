@@ -16,6 +16,8 @@ import { RateLimit } from './rate-limit';
 import type { RegistryView } from './registry-view';
 import { resolveRequestId } from './request-id';
 import { UpstreamPool } from './upstreams';
+import { StatusBoard } from '../status/board';
+import { isStatusPath, StatusPage } from '../status/page';
 
 export interface GatewayOptions {
   registry: RegistryView;
@@ -36,6 +38,8 @@ export interface GatewayOptions {
   /** The port clients reach HTTPS on, for redirects; settable later when HTTPS listens on a picked port. */
   httpsPort?: number | null;
   outlier?: Partial<OutlierOptions>;
+  /** The status page (`/status`): how long lost instances stay on it, how often it is pushed. */
+  status?: { keepGoneMs?: number; pushMs?: number };
 }
 
 export interface RouteView {
@@ -54,6 +58,10 @@ export interface Gateway {
   setHttpsPort(port: number): void;
   /** Resolves when every rate-limit consume fired so far is counted. */
   rateLimitSettled(): Promise<void>;
+  /** The status page's picture of the system. */
+  readonly board: StatusBoard;
+  /** Ends the status page's streams (shutdown begins); `close` does it too. */
+  closeStatusStreams(): void;
   close(): void;
 }
 
@@ -68,11 +76,28 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const outlier = new OutlierDetector(
     { ...DEFAULT_OUTLIER, ...opts.outlier },
     (service) => pool.ofService(service),
-    (u, ms) =>
-      logger.warn({ service: u.service, instance: u.instanceId, ms }, 'instance ejected as an outlier'),
+    (u, ms) => {
+      logger.warn({ service: u.service, instance: u.instanceId, ms }, 'instance ejected as an outlier');
+      board.note(
+        'warn',
+        u.service,
+        `${u.instanceId} ejected for ${ms / 1000} s after failing in a row`,
+        u.instanceId,
+      );
+    },
   );
   const live = new LiveRoutes(opts.registry, pool, (entry) => metrics.forRoute(entry), logger);
-  const fw = new Forwarder(outlier, metrics, logger);
+  const board = new StatusBoard(opts.registry, pool, metrics, () => live.current, opts.status);
+  const fw = new Forwarder(outlier, metrics, logger, (ex, status) =>
+    board.failed({
+      requestId: ex.requestId,
+      method: ex.req.method ?? '',
+      route: ex.route?.path ?? shortPath(ex.path),
+      service: ex.route?.service ?? '',
+      instance: ex.upstream?.instanceId,
+      status,
+    }),
+  );
   const jwt = new JwtVerifier({ fetchJwks: opts.fetchJwks, ...opts.jwt });
   const tokens = new InternalTokens(opts.signer);
   const limiter =
@@ -84,6 +109,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
           keyPrefix: opts.rateLimit.keyPrefix,
         })
       : null;
+  const status = new StatusPage({
+    board,
+    jwt,
+    logger,
+    limit: limiter === null ? undefined : (key) => limiter.check(key),
+    pushMs: opts.status?.pushMs,
+  });
   const bodyLimit = opts.bodyLimitBytes;
   const redirectToHttps = opts.redirectToHttps === true;
   let httpsPort = opts.httpsPort ?? null;
@@ -101,6 +133,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The gateway's own internal routes are served by Express, where the kit checks the internal token; a client
     // without one never gets past the 404 below.
     if (path !== null && headers['x-internal-token'] !== undefined && isInternalPath(path)) return false;
+    // The status page is the gateway's own (before the route table: no service can take /status over).
+    if (path !== null && isStatusPath(path) && (secure || !redirectToHttps)) {
+      status.handle(req, res, path, resolveRequestId(headers['x-request-id']), secure);
+      return true;
+    }
 
     const ex = new Exchange(
       fw,
@@ -264,7 +301,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
     rateLimitSettled() {
       return limiter === null ? Promise.resolve() : limiter.settled();
     },
+    board,
+    closeStatusStreams() {
+      status.close();
+    },
     close() {
+      status.close();
+      board.close();
       live.close();
       pool.close();
     },

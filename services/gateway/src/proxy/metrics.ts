@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RollingWindow } from './rolling';
 import type { RouteEntry } from './route-table';
 import type { Upstream, UpstreamPool } from './upstreams';
 
@@ -9,6 +10,8 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 export interface RouteStats {
   byClass: { inc(): void }[];
   duration: { observe(v: number): void };
+  /** The last seconds, for the status page. */
+  window: RollingWindow;
 }
 
 export interface UpstreamStats {
@@ -16,6 +19,7 @@ export interface UpstreamStats {
   duration: { observe(v: number): void };
   connectFailures: { inc(): void };
   timeouts: { inc(): void };
+  window: RollingWindow;
 }
 
 /**
@@ -29,6 +33,12 @@ export class ProxyMetrics {
   private readonly upDuration: Histogram<'service' | 'instance'>;
   private readonly upFailures: Counter<'service' | 'instance' | 'reason'>;
   readonly unmatched: RouteStats;
+  /**
+   * The status page's live windows, by route (`METHOD path service`) and by instance id. They outlive routing-table
+   * rebuilds and an instance's departure (a lost instance still shows its last figures); `forgetInstance` drops one.
+   */
+  readonly routeWindows = new Map<string, RollingWindow>();
+  readonly instanceWindows = new Map<string, RollingWindow>();
 
   constructor(registry: Registry, pool: UpstreamPool) {
     const registers = [registry];
@@ -100,7 +110,18 @@ export class ProxyMetrics {
       duration: this.upDuration.labels(l),
       connectFailures: this.upFailures.labels({ ...l, reason: 'connect' }),
       timeouts: this.upFailures.labels({ ...l, reason: 'timeout' }),
+      window: this.instanceWindow(u.instanceId),
     };
+  }
+
+  instanceWindow(instanceId: string): RollingWindow {
+    let w = this.instanceWindows.get(instanceId);
+    if (w === undefined) this.instanceWindows.set(instanceId, (w = new RollingWindow()));
+    return w;
+  }
+
+  forgetInstance(instanceId: string): void {
+    this.instanceWindows.delete(instanceId);
   }
 
   removeUpstream(u: Upstream): void {
@@ -112,9 +133,13 @@ export class ProxyMetrics {
   }
 
   private routeStats(method: string, route: string, service: string): RouteStats {
+    const key = routeKey(method, route, service);
+    let window = this.routeWindows.get(key);
+    if (window === undefined) this.routeWindows.set(key, (window = new RollingWindow()));
     return {
       byClass: CLASSES.map((c) => this.requests.labels({ method, route, service, code_class: c })),
       duration: this.duration.labels({ method, route, service }),
+      window,
     };
   }
 }
@@ -123,4 +148,8 @@ export class ProxyMetrics {
 export function codeClass(status: number): number {
   const i = ((status / 100) | 0) - 1;
   return i < 0 ? 0 : i > 4 ? 4 : i;
+}
+
+export function routeKey(method: string, path: string, service: string): string {
+  return `${method} ${path} ${service}`;
 }
