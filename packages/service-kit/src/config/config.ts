@@ -33,6 +33,10 @@ export const baseConfigShape = {
     .string()
     .min(32, 'must be at least 32 characters (generate one: openssl rand -hex 32)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** 'auto': ship log lines to the logging service when one is registered; 'off': stdout only. */
+  LOG_SHIPPING: z.enum(['auto', 'off']).default('auto'),
+  /** Most log lines held while the logging service cannot be reached (the oldest are dropped beyond it). */
+  LOG_SHIPPING_BUFFER: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
   REDIS_URL: optional(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL')),

@@ -24,6 +24,8 @@ export interface AppOptions {
   bodyLimit: string;
   requireInternalToken: boolean;
   router?: express.Router;
+  /** Body readers for `rawBody` routes, run before the JSON parser. */
+  rawBodyRouter?: express.Router;
 }
 
 /**
@@ -80,6 +82,7 @@ export function buildApp(opts: AppOptions): express.Express {
     });
   }
 
+  if (opts.rawBodyRouter) app.use(opts.rawBodyRouter);
   app.use(express.json({ limit: opts.bodyLimit, strict: true }));
   if (opts.router) app.use(opts.router);
   app.use(notFoundHandler);

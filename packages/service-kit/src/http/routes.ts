@@ -43,7 +43,11 @@ export function buildRouter(routes: RouteDef<any, any, any>[]): express.Router {
       const problems: FieldProblem[] = [];
       const params = parse(route.params, req.params, 'params', problems);
       const query = parse(route.query, req.query, 'query', problems);
-      const body = parse(route.body, req.body ?? {}, 'body', problems);
+      const body = route.rawBody
+        ? Buffer.isBuffer(req.body)
+          ? req.body
+          : Buffer.alloc(0)
+        : parse(route.body, req.body ?? {}, 'body', problems);
       if (problems.length) throw new ValidationError('the request is not valid', problems);
 
       const result = await route.handler({ body, query, params, caller, req, res });
@@ -57,6 +61,26 @@ export function buildRouter(routes: RouteDef<any, any, any>[]): express.Router {
       if (result === undefined) res.status(204).end();
       else res.status(200).json(result);
     });
+  }
+  return router;
+}
+
+/**
+ * Readers for the routes that want their body's bytes (`rawBody`): mounted before the JSON parser,
+ * they read the body as a Buffer, so the JSON parser finds it already read and leaves it alone.
+ */
+export function buildRawBodyRouter(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  routes: RouteDef<any, any, any>[],
+  limit: string,
+): express.Router | undefined {
+  const raw = routes.filter((r) => r.rawBody);
+  if (raw.length === 0) return undefined;
+  const router = express.Router();
+  const reader = express.raw({ type: () => true, limit });
+  for (const route of raw) {
+    const method = route.method.toLowerCase() as 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
+    router[method](route.path, reader);
   }
   return router;
 }

@@ -57,6 +57,11 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;
   params?: z.ZodType<P>;
+  /**
+   * Hand the handler the body's bytes unparsed (`body` is a Buffer, whatever the content type, up
+   * to BODY_LIMIT; the `body` schema is not applied), e.g. to check a signature over them.
+   */
+  rawBody?: boolean;
   /** Documented response body (OpenAPI); not enforced at run time. */
   response?: z.ZodType;
   handler(input: HandlerInput<B, Q, P>): Promise<unknown | Reply | void> | unknown;
@@ -76,6 +81,11 @@ export interface ServiceDefinition<S extends ConfigShape | undefined = undefined
   watchRegistry?: boolean;
   /** Services called through ctx.http; start-up is not done until each has an instance. */
   dependsOn?: string[];
+  /**
+   * Ship this service's log lines to the logging service when one is registered (default true;
+   * the logging service itself says false, or it would log about logging in a loop).
+   */
+  shipLogs?: boolean;
   /** Ask the internal token on every route (default true; health and metrics are always open). */
   requireInternalToken?: boolean;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

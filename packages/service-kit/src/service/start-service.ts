@@ -2,7 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { InternalTokens } from '../auth/internal-token';
+import { INTERNAL_TOKEN_HEADER, InternalTokens } from '../auth/internal-token';
 import { MemoryCache } from '../cache/memory-cache';
 import { RedisCache } from '../cache/redis-cache';
 import { connectRedis, createRedis, type Redis } from '../cache/redis';
@@ -11,8 +11,9 @@ import { InternalClient } from '../client/internal-client';
 import { loadConfig, type ConfigShape } from '../config/config';
 import { openDatabase, type Database } from '../data/database';
 import { buildApp } from '../http/app';
-import { buildRouter } from '../http/routes';
+import { buildRawBodyRouter, buildRouter } from '../http/routes';
 import type { HealthCheck, HealthState } from '../health/health';
+import { LogShipper } from '../log/log-shipper';
 import { createLogger } from '../log/logger';
 import { ServiceMetrics } from '../metrics/metrics';
 import { DistributorHttp, backoff, sleep } from '../registry/distributor-http';
@@ -55,9 +56,26 @@ export async function startService<S extends ConfigShape | undefined>(
   const config = loadConfig(def.config as S, options.env ?? process.env);
   const instanceId = `${def.name}-${os.hostname().slice(0, 24)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const version = def.version ?? '0.0.0';
-  const logger = createLogger({ service: def.name, instanceId, level: config.LOG_LEVEL });
-  const metrics = new ServiceMetrics(def.name, instanceId);
   const tokens = new InternalTokens(def.name, config.INTERNAL_TOKEN_SECRET);
+  const distributorUrls = config.DISTRIBUTOR_URL.split(',')
+    .map((u) => u.trim().replace(/\/$/, ''))
+    .filter(Boolean);
+  const distributor = distributorUrls.length ? new DistributorHttp(distributorUrls, tokens) : undefined;
+  // Central logging: on when there is a registry to find the logging service in (see log-shipper.ts).
+  const logTargets: { resolve: () => Promise<string[]> | string[] } = { resolve: () => [] };
+  const shipper =
+    distributor && def.shipLogs !== false && config.LOG_SHIPPING === 'auto' && config.LOG_LEVEL !== 'silent'
+      ? new LogShipper({
+          instanceId,
+          targets: () => logTargets.resolve(),
+          headers: async () => ({ [INTERNAL_TOKEN_HEADER]: await tokens.sign() }),
+          maxBuffered: config.LOG_SHIPPING_BUFFER,
+        })
+      : undefined;
+  const logger = createLogger({ service: def.name, instanceId, level: config.LOG_LEVEL, shipper });
+  shipper?.setReporter((level, fields, message) => logger[level](fields, message));
+  const metrics = new ServiceMetrics(def.name, instanceId);
+  shipper?.registerMetrics(metrics.registry);
   const stats = new ProcessStats();
   const stopHooks: Array<{ name: string; run: () => Promise<void> | void }> = [];
   const checks: HealthCheck[] = [];
@@ -73,6 +91,11 @@ export async function startService<S extends ConfigShape | undefined>(
       }
     }
     stats.stop();
+  };
+  // Last of all, so the lines about stopping are shipped too.
+  const closeShipper = async () => {
+    logger.flush();
+    await shipper?.close(Math.min(2000, config.SHUTDOWN_TIMEOUT_MS));
   };
 
   try {
@@ -106,10 +129,6 @@ export async function startService<S extends ConfigShape | undefined>(
     }
 
     // The registry: registration and, for services that call others, a live copy.
-    const distributorUrls = config.DISTRIBUTOR_URL.split(',')
-      .map((u) => u.trim().replace(/\/$/, ''))
-      .filter(Boolean);
-    const distributor = distributorUrls.length ? new DistributorHttp(distributorUrls, tokens) : undefined;
     const watch = Boolean(distributor && (def.watchRegistry || def.dependsOn?.length));
     const registry = watch && distributor ? new RegistryWatcher(distributor, logger) : new EmptyRegistry();
 
@@ -138,6 +157,13 @@ export async function startService<S extends ConfigShape | undefined>(
       },
     } satisfies ServiceContext<S>;
 
+    if (shipper && distributor) {
+      logTargets.resolve =
+        registry instanceof RegistryWatcher
+          ? () => registry.instances('logging').map((i) => i.address)
+          : lookupEvery(distributor, 'logging', 5000);
+    }
+
     for (const [name, run] of Object.entries(def.readiness ?? {})) {
       checks.push({ name, required: true, run: () => run(ctx) });
     }
@@ -153,6 +179,7 @@ export async function startService<S extends ConfigShape | undefined>(
       bodyLimit: config.BODY_LIMIT,
       requireInternalToken: def.requireInternalToken !== false,
       router: buildRouter(routes),
+      rawBodyRouter: buildRawBodyRouter(routes, config.BODY_LIMIT),
     });
     const raw = def.rawHandler?.(ctx);
     const server = http.createServer(raw ? (req, res) => raw(req, res) || app(req, res) : app);
@@ -243,14 +270,14 @@ export async function startService<S extends ConfigShape | undefined>(
         await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
         await stopAll();
         logger.info(`${def.name} stopped`);
-        logger.flush();
+        await closeShipper();
       })());
 
     if (options.waitReady) await readyPromise;
     return { url, port, server, ctx, whenReady: () => readyPromise, stop };
   } catch (err) {
     await stopAll();
-    logger.flush();
+    await closeShipper();
     throw err;
   }
 }
@@ -287,4 +314,31 @@ async function openDatabaseWithRetry(
 function advertiseUrl(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
   return `http://${h}:${port}`;
+}
+
+/**
+ * The instances of one service, for a process that does not watch the whole registry: asked from
+ * the distributor at most every `everyMs`, the last answer kept while the distributor is away.
+ */
+function lookupEvery(
+  distributor: DistributorHttp,
+  service: string,
+  everyMs: number,
+): () => Promise<string[]> {
+  let addresses: string[] = [];
+  let fetchedAt = 0;
+  return async () => {
+    if (Date.now() - fetchedAt < everyMs) return addresses;
+    fetchedAt = Date.now();
+    try {
+      const res = await distributor.call('GET', `/registry/services/${service}`);
+      if (res.status === 200) {
+        const data = res.data as { instances?: Array<{ address: string }> };
+        addresses = (data.instances ?? []).map((i) => i.address);
+      } else if (res.status === 404) addresses = [];
+    } catch {
+      // keep the last answer
+    }
+    return addresses;
+  };
 }
