@@ -1,0 +1,85 @@
+// Summarizes a V8 .cpuprofile (node --cpu-prof): self time per function and per area of code.
+import { fixed, markdownTable } from './stats';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+export interface SelfTime {
+  name: string;
+  area: string;
+  micros: number;
+}
+
+/** Self time per function (µs), busiest first; idle time left out; only samples in [fromUs, toUs) of the profile. */
+export function selfTimes(profile: CpuProfile, fromUs = 0, toUs = Infinity): SelfTime[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const micros = new Map<number, number>();
+  const { samples = [], timeDeltas = [] } = profile;
+  let at = 0;
+  for (let i = 0; i < samples.length; i++) {
+    at += timeDeltas[i] ?? 0;
+    if (at < fromUs || at >= toUs) continue;
+    // timeDeltas[i] is the time before sample i; attributing it to sample i is what Chrome's DevTools does.
+    micros.set(samples[i]!, (micros.get(samples[i]!) ?? 0) + Math.max(0, timeDeltas[i] ?? 0));
+  }
+  const out = new Map<string, SelfTime>();
+  for (const [id, us] of micros) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === '(idle)') continue;
+    const file = url.replace(/^file:\/\//, '');
+    const short = file
+      ? `${file.split('/node_modules/').pop()!.split('/').slice(-2).join('/')}:${lineNumber + 1}`
+      : '';
+    const name = `${functionName || '(anonymous)'}${short ? ` ${short}` : ''}`;
+    const entry = out.get(name) ?? { name, area: areaOf(functionName, file), micros: 0 };
+    entry.micros += us;
+    out.set(name, entry);
+  }
+  return [...out.values()].sort((a, b) => b.micros - a.micros);
+}
+
+export function areaOf(functionName: string, file: string): string {
+  if (!file) return functionName.startsWith('(') ? functionName : 'native (V8/libuv)';
+  if (file.startsWith('node:')) {
+    const mod = file.slice(5).split('/');
+    return `node:${mod[0] === 'internal' ? mod.slice(1, 3).join('/') : mod[0]}`;
+  }
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+  if (pkg) return pkg[1]!;
+  const svc = /(services|packages)\/([^/]+)\//.exec(file);
+  return svc ? `${svc[1]}/${svc[2]}` : file;
+}
+
+/** Markdown lines: the top functions by self time and the share per area. */
+export function summarizeProfile(profile: CpuProfile, top = 15, fromUs = 0, toUs = Infinity): string[] {
+  const all = selfTimes(profile, fromUs, toUs);
+  const total = all.reduce((n, s) => n + s.micros, 0) || 1;
+  const pct = (us: number) => `${fixed((us / total) * 100, 1)} %`;
+  const areas = new Map<string, number>();
+  for (const s of all) areas.set(s.area, (areas.get(s.area) ?? 0) + s.micros);
+  const areaRows = [...areas.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([a, us]) => [a, pct(us)]);
+  return [
+    `CPU profile of the gateway under the member-token load (\`node --cpu-prof\`), the measured run only, busy time (${fixed(total / 1000)} ms sampled):`,
+    '',
+    markdownTable(['area', 'self time'], areaRows),
+    '',
+    markdownTable(
+      ['function (top self time)', 'area', 'self time'],
+      all.slice(0, top).map((s) => [`\`${s.name}\``, s.area, pct(s.micros)]),
+    ),
+  ];
+}

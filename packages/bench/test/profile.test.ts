@@ -1,0 +1,46 @@
+import { areaOf, selfTimes } from '../src/profile';
+
+const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
+
+describe('selfTimes', () => {
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)') },
+      { id: 2, callFrame: frame('(idle)') },
+      { id: 3, callFrame: frame('handle', 'file:///w/services/gateway/dist/proxy/handler.js', 9) },
+      { id: 4, callFrame: frame('emit', 'node:events', 470) },
+    ],
+    samples: [3, 2, 4, 3, 3],
+    timeDeltas: [100, 1000, 50, 100, 100],
+  };
+
+  it('adds the time of each sample to its function, busiest first, leaving idle out', () => {
+    const out = selfTimes(profile);
+    expect(out.map((s) => [s.name, s.micros])).toEqual([
+      ['handle proxy/handler.js:10', 300],
+      ['emit node:events:471', 50],
+    ]);
+    expect(out[0]!.area).toBe('services/gateway');
+  });
+
+  it('keeps only the samples inside the measured window', () => {
+    // cumulative times: 100, 1100, 1150, 1250, 1350
+    expect(selfTimes(profile, 1120, 1300).map((s) => [s.name, s.micros])).toEqual(
+      [
+        ['emit node:events:471', 50],
+        ['handle proxy/handler.js:10', 100],
+      ].sort((a, b) => (b[1] as number) - (a[1] as number)),
+    );
+  });
+});
+
+describe('areaOf', () => {
+  it('names the package, the Node module or the workspace a function belongs to', () => {
+    expect(areaOf('x', '/w/node_modules/pino/lib/tools.js')).toBe('pino');
+    expect(areaOf('x', '/w/node_modules/@msa/service-kit/dist/a.js')).toBe('@msa/service-kit');
+    expect(areaOf('x', 'node:internal/streams/writable')).toBe('node:streams/writable');
+    expect(areaOf('x', 'node:events')).toBe('node:events');
+    expect(areaOf('(garbage collector)', '')).toBe('(garbage collector)');
+    expect(areaOf('writev', '')).toBe('native (V8/libuv)');
+  });
+});
