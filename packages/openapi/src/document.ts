@@ -57,7 +57,12 @@ function describe(service: string, route: AnyRoute): RouteConfig {
     : undefined;
 
   const responses: RouteConfig['responses'] = {};
-  const success = doc?.success ?? { 200: { description: 'Success (the body is not documented yet)' } };
+  // A route that declares its `response` documents itself; src/responses.ts speaks for the others.
+  const success =
+    doc?.success ??
+    (route.response
+      ? { 200: { description: route.summary ?? 'Success', schema: route.response } }
+      : { 200: { description: 'Success (the body is not documented yet)' } });
   for (const [status, a] of Object.entries(success)) responses[status] = answer(a);
   const input = Boolean(route.body || route.query || route.params || doc?.headers);
   if (input) responses[400] = errorAnswer('VALIDATION_FAILED: details lists each bad field');

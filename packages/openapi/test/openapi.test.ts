@@ -6,7 +6,7 @@ import { service as distributorService } from '@msa/distributor/dist/service';
 import { service as memberService } from '@msa/member/dist/service';
 import { service as productService } from '@msa/product/dist/service';
 import { service as purchaseService } from '@msa/purchase/dist/service';
-import { buildDocument, documentPath, errorSchema, routeDocs, routeKey } from '../src';
+import { buildDocument, documentPath, errorSchema, routeDocs, routeKey, shopServices } from '../src';
 
 type Document = ReturnType<typeof buildDocument>;
 const documented = (doc: Document) =>
@@ -27,8 +27,11 @@ describe('docs/openapi.json', () => {
     }
   });
 
-  it('documents the body of every public route it lists', () => {
-    const missing = documented(buildDocument()).filter((key) => !routeDocs[key]);
+  it('documents the answers of every public route it lists', () => {
+    const declared = shopServices().flatMap(({ routes }) =>
+      routes.filter((r) => r.response).map((r) => routeKey(r.method, r.path)),
+    );
+    const missing = documented(buildDocument()).filter((key) => !routeDocs[key] && !declared.includes(key));
     expect(missing).toEqual([]);
   });
 });
