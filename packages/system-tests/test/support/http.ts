@@ -42,6 +42,14 @@ export async function call(
   return { status: res.status, headers: res.headers, body: json && text ? JSON.parse(text) : text };
 }
 
+/** A JSON error answer: `{ error: { code, message } }` with this status (and code). */
+export const expectJsonError = (answer: Answer, status: number, code?: string) => {
+  expect(answer.status).toBe(status);
+  expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(typeof answer.body.error?.message).toBe('string');
+  if (code) expect(answer.body.error.code).toBe(code);
+};
+
 /** Retries `check` until it gives a value, every 50 ms, at most `withinMs`; the error names what never came. */
 export async function eventually<T>(
   what: string,
