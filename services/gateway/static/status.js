@@ -47,7 +47,7 @@ function draw(s) {
     for (const i of svc.instances) {
       const gone = i.goneAt ? ` since ${time(i.goneAt)}` : '';
       rows.push(
-        `<tr class="instance" data-instance="${esc(i.instanceId)}" data-state="${i.state}">` +
+        `<tr class="instance" data-service="${esc(svc.name)}" data-instance="${esc(i.instanceId)}" data-state="${i.state}">` +
           `<td title="${esc(i.address)} · v${esc(i.version)}"><span class="dot"></span>${esc(i.instanceId)}</td>` +
           `<td><span class="badge ${i.state}">${i.state}</span>${esc(gone)}</td>` +
           `<td class="n">${uptime(i.uptimeSeconds)}</td><td class="n">${num(i.cpuPercent, ' %')}</td>` +
