@@ -7,6 +7,7 @@ import type { MemberClaims } from './jwt-cache';
 import { codeClass, type ProxyMetrics, type RouteStats } from './metrics';
 import type { OutlierDetector } from './outlier';
 import type { RouteEntry } from './route-table';
+import { atPerfNow } from './rolling';
 import type { Upstream } from './upstreams';
 
 // Node's emitters call listeners with `this` set to the emitter; the exchange rides on the emitter under this
@@ -154,10 +155,11 @@ function onUpstreamResponse(this: ClientRequest, upRes: IncomingMessage): void {
   const u = ex.upstream!;
   const status = upRes.statusCode ?? 502;
   const stats = u.stats ?? (u.stats = fw.metrics.forUpstream(u));
-  const ms = performance.now() - ex.upstreamStartedAt;
+  const end = performance.now();
+  const ms = end - ex.upstreamStartedAt;
   stats.byClass[codeClass(status)]!.inc();
   stats.duration.observe(ms / 1000);
-  stats.window.record(status, ms);
+  stats.window.record(status, ms, atPerfNow(end));
   if (status >= 502 && status <= 504) {
     fw.outlier.failure(u, Date.now());
     if (status !== 504) {
@@ -201,7 +203,8 @@ function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void 
   if (timedOut) stats.timeouts.inc();
   else stats.connectFailures.inc();
   // No answer counts as an error answer in the instance's live figures: 504 for a timeout, 502 for the rest.
-  stats.window.record(timedOut ? 504 : 502, performance.now() - ex.upstreamStartedAt);
+  const end = performance.now();
+  stats.window.record(timedOut ? 504 : 502, end - ex.upstreamStartedAt, atPerfNow(end));
   fw.outlier.failure(u, Date.now());
   const service = ex.route!.service;
   fw.logger.warn(
@@ -231,12 +234,13 @@ function onClientResponseClose(this: ServerResponse): void {
   if (!finished && ex.upReq !== null && !ex.upReq.destroyed) ex.upReq.destroy();
   release(ex);
   const status = this.headersSent ? this.statusCode : 499; // 499: the client left before an answer (nginx's code)
-  const ms = performance.now() - ex.startedAt;
+  const end = performance.now();
+  const ms = end - ex.startedAt;
   const route = ex.route;
   const stats: RouteStats = route === null ? ex.fw.metrics.unmatched : (route.stats as RouteStats);
   stats.byClass[codeClass(status)]!.inc();
   stats.duration.observe(ms / 1000);
-  stats.window.record(status, ms);
+  stats.window.record(status, ms, atPerfNow(end));
   if (status >= 500) ex.fw.onServerError(ex, status);
   ex.fw.logger.info(
     {

@@ -15,6 +15,19 @@ const STRIDE = 2 + BUCKETS; // [count, errors, ...buckets]
 const SLOTS = 12;
 export const WINDOW_S = 10;
 
+/**
+ * The windows' clock: monotonic milliseconds on the epoch scale. The proxy records with the `performance.now()` it
+ * already took for its latency figures (plus this origin), so recording costs no clock call of its own; readers use
+ * `windowClock()`, the same scale.
+ */
+const ORIGIN = performance.timeOrigin;
+export function windowClock(): number {
+  return ORIGIN + performance.now();
+}
+export function atPerfNow(perfNow: number): number {
+  return ORIGIN + perfNow;
+}
+
 export interface WindowFigures {
   /** Requests per second. */
   rate: number;
@@ -32,7 +45,7 @@ export class RollingWindow {
   private readonly stamps = new Float64Array(SLOTS).fill(-1);
 
   /** One answered request: its status and its latency in ms. */
-  record(status: number, ms: number, nowMs: number = Date.now()): void {
+  record(status: number, ms: number, nowMs: number = windowClock()): void {
     const sec = Math.floor(nowMs / 1000);
     const slot = sec % SLOTS;
     const base = slot * STRIDE;
@@ -49,7 +62,7 @@ export class RollingWindow {
   }
 
   /** Adds this window's complete seconds in [now - WINDOW_S, now) into `into` (a `counts()` array). */
-  addTo(into: Uint32Array, nowMs: number = Date.now()): void {
+  addTo(into: Uint32Array, nowMs: number = windowClock()): void {
     const now = Math.floor(nowMs / 1000);
     for (let sec = now - WINDOW_S; sec < now; sec++) {
       const slot = sec % SLOTS;
@@ -59,7 +72,7 @@ export class RollingWindow {
     }
   }
 
-  figures(nowMs: number = Date.now()): WindowFigures {
+  figures(nowMs: number = windowClock()): WindowFigures {
     const c = counts();
     this.addTo(c, nowMs);
     return figuresOf(c);

@@ -1,7 +1,7 @@
 import type { ProxyMetrics } from '../proxy/metrics';
 import { routeKey } from '../proxy/metrics';
 import type { DownEvent, InstanceRecord, InstanceStats, RegistryView } from '../proxy/registry-view';
-import { counts, figuresOf, WINDOW_S, type WindowFigures } from '../proxy/rolling';
+import { counts, figuresOf, WINDOW_S, windowClock, type WindowFigures } from '../proxy/rolling';
 import type { RouteTable } from '../proxy/route-table';
 import type { UpstreamPool } from '../proxy/upstreams';
 
@@ -81,7 +81,6 @@ export interface BoardOptions {
   keepGoneMs?: number;
   /** Events kept for "last alerts" (default 50). */
   maxEvents?: number;
-  now?: () => number;
 }
 
 interface Gone {
@@ -102,7 +101,6 @@ export class StatusBoard {
   private distributor: StatusSnapshot['distributor'] = 'unknown';
   private readonly keepGoneMs: number;
   private readonly maxEvents: number;
-  private readonly now: () => number;
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -114,7 +112,6 @@ export class StatusBoard {
   ) {
     this.keepGoneMs = opts.keepGoneMs ?? 120_000;
     this.maxEvents = opts.maxEvents ?? 50;
-    this.now = opts.now ?? Date.now;
     this.known = this.current();
     registry.on('change', this.onChange);
     registry.on('down', this.onDown);
@@ -138,7 +135,7 @@ export class StatusBoard {
 
   /** An event for "last alerts": instance lost or back, ejections, anything the gateway wants a person to see. */
   note(level: Level, service: string, text: string, instanceId?: string): void {
-    const event: StatusEvent = { at: new Date(this.now()).toISOString(), level, service, text };
+    const event: StatusEvent = { at: new Date(Date.now()).toISOString(), level, service, text };
     if (instanceId !== undefined) event.instanceId = instanceId;
     this.events.unshift(event);
     if (this.events.length > this.maxEvents) this.events.length = this.maxEvents;
@@ -147,12 +144,13 @@ export class StatusBoard {
 
   /** A 5xx answered to a client; shown at the next push (a burst of errors must not push once per error). */
   failed(f: Omit<FailedRequest, 'at'>): void {
-    this.failures.unshift({ at: new Date(this.now()).toISOString(), ...f });
+    this.failures.unshift({ at: new Date(Date.now()).toISOString(), ...f });
     if (this.failures.length > 20) this.failures.length = 20;
   }
 
   snapshot(): StatusSnapshot {
-    const now = this.now();
+    const now = Date.now();
+    const clock = windowClock(); // the live windows' own (monotonic) clock
     this.forgetOld(now);
     const live = this.registry.services();
     const table = this.table();
@@ -165,11 +163,11 @@ export class StatusBoard {
     for (const e of table.entries) {
       const w = this.metrics.routeWindows.get(routeKey(e.method, e.path, e.service));
       const c = counts();
-      w?.addTo(c, now);
+      w?.addTo(c, clock);
       routes.push({ method: e.method, path: e.path, service: e.service, auth: e.auth, ...figuresOf(c) });
       let sum = byService.get(e.service);
       if (sum === undefined) byService.set(e.service, (sum = counts()));
-      w?.addTo(sum, now);
+      w?.addTo(sum, clock);
     }
 
     const services: ServiceStatus[] = [];
@@ -178,12 +176,12 @@ export class StatusBoard {
       for (const rec of live.get(name) ?? []) {
         const u = this.pool.get(rec.instanceId);
         const state: InstanceState = u !== undefined && u.ejectedUntil > now ? 'ejected' : 'healthy';
-        instances.push(this.instanceStatus(rec, state, now));
+        instances.push(this.instanceStatus(rec, state, now, clock));
       }
       for (const g of this.gone.values()) {
         if (g.record.service !== name) continue;
         const state: InstanceState = g.reason === 'deregistered' ? 'left' : 'lost';
-        instances.push({ ...this.instanceStatus(g.record, state, now, g.at), goneAt: iso(g.at) });
+        instances.push({ ...this.instanceStatus(g.record, state, now, clock, g.at), goneAt: iso(g.at) });
       }
       const liveCount = instances.filter((i) => i.state === 'healthy' || i.state === 'ejected').length;
       const figures = figuresOf(byService.get(name) ?? counts());
@@ -211,6 +209,7 @@ export class StatusBoard {
     rec: InstanceRecord,
     state: InstanceState,
     now: number,
+    clock: number,
     frozenAt?: number,
   ): InstanceStatus {
     const s: InstanceStats | undefined = rec.stats;
@@ -233,7 +232,7 @@ export class StatusBoard {
       eventLoopLagMs: s?.eventLoopLagMs ?? null,
       inFlight: s?.inFlight ?? null,
       lastHeartbeatAt: rec.lastHeartbeatAt ?? null,
-      ...(w !== undefined ? w.figures(now) : figuresOf(counts())),
+      ...(w !== undefined ? w.figures(clock) : figuresOf(counts())),
     };
   }
 
@@ -259,7 +258,7 @@ export class StatusBoard {
   };
 
   private readonly onChange = (): void => {
-    const now = this.now();
+    const now = Date.now();
     const before = this.known;
     const after = this.current();
     this.known = after;
