@@ -178,7 +178,10 @@ export async function steadyLoad(
   }: { workers: number; maxRequests: number; until: Promise<unknown>; expected?: number },
 ): Promise<LoadResult> {
   let stopped = false;
-  void until.finally(() => (stopped = true));
+  const stop = () => {
+    stopped = true;
+  };
+  until.then(stop, stop);
   const result: LoadResult = { sent: 0, failures: [] };
   await Promise.all(
     Array.from({ length: workers }, async () => {
