@@ -44,6 +44,12 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   });
   // An idle client losing its server (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', (err) => opts.logger.warn({ err: err.message }, 'idle database connection lost'));
+  // A connection lost while its client is checked out (a transaction, or every query on the embedded
+  // engine) is emitted on that client, where the pool listens no more: without a listener of its own
+  // that 'error' crashed the process. Its query fails by itself and the broken client leaves the pool.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => opts.logger.warn({ err: err.message }, 'database connection lost')),
+  );
 
   const close = async () => {
     await pool.end().catch(() => undefined);
