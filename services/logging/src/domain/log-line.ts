@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { z } from '@msa/service-kit';
+
+/** What the index keeps of one line: the mapped fields, and everything else under `fields`. */
+export interface LogDoc {
+  /** Stable per line (the shipper's logId): the document id, so a replay never indexes it twice. */
+  id: string;
+  time: string;
+  service: string;
+  instance?: string;
+  level: Level;
+  requestId?: string;
+  message?: string;
+  fields?: Record<string, unknown>;
+}
+
+export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type Level = (typeof LEVELS)[number];
+const PINO_NUMBERS: Record<number, Level> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/** `level=warn` asks for warn and above. */
+export const levelsFrom = (min: Level): Level[] => LEVELS.slice(LEVELS.indexOf(min));
+
+const text = (max: number) => z.string().min(1).max(max);
+const time = z.union([
+  z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date-time'),
+  z.number().int().nonnegative(),
+]);
+
+/** One line as pino writes it (the kit's logger: time, level as a word, service, instance, requestId, message). */
+export const lineSchema = z.looseObject({
+  logId: text(200).optional(),
+  time,
+  level: z.union([z.enum(LEVELS), z.literal([10, 20, 30, 40, 50, 60])]),
+  service: text(64),
+  instance: text(200).optional(),
+  requestId: text(128).optional(),
+  message: z.string().max(32_768).optional(),
+});
+export type IncomingLine = z.infer<typeof lineSchema>;
+
+/** A batch as the kit's log shipper sends it. */
+export const batchSchema = z.strictObject({ lines: z.array(lineSchema).min(1).max(5000) });
+
+const MAPPED = new Set(['logId', 'time', 'level', 'service', 'instance', 'requestId', 'message', 'msg']);
+
+export function toDoc(line: IncomingLine): LogDoc {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(line)) if (!MAPPED.has(k)) fields[k] = v;
+  const level = typeof line.level === 'number' ? PINO_NUMBERS[line.level]! : line.level;
+  const message = line.message ?? (typeof line.msg === 'string' ? line.msg : undefined);
+  const doc: LogDoc = {
+    // A line without an id (not from the kit) gets one from its content: a resend is still the same line.
+    id: line.logId ?? createHash('sha256').update(JSON.stringify(line)).digest('base64url').slice(0, 32),
+    time: new Date(line.time).toISOString(),
+    service: line.service,
+    level,
+  };
+  if (line.instance !== undefined) doc.instance = line.instance;
+  if (line.requestId !== undefined) doc.requestId = line.requestId;
+  if (message !== undefined) doc.message = message;
+  if (Object.keys(fields).length) doc.fields = fields;
+  return doc;
+}
