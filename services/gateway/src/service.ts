@@ -33,6 +33,13 @@ export const config = {
 
 type Ctx = ServiceContext<typeof config>;
 
+const alertBody = z.strictObject({
+  level: z.enum(['info', 'warn', 'error']),
+  service: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, 'not a service name'),
+  text: z.string().trim().min(1).max(500),
+  instanceId: z.string().max(200).optional(),
+});
+
 const gateways = new WeakMap<object, Gateway>();
 function gatewayOf(ctx: Ctx): Gateway {
   const gw = gateways.get(ctx);
@@ -58,6 +65,25 @@ export const service = defineService({
       summary:
         'The live routing table: every public route, its service and instances, their load and ejection',
       handler: () => ({ routes: gatewayOf(ctx).routes() }),
+    },
+    {
+      method: 'GET',
+      path: '/internal/status',
+      public: false,
+      auth: 'none',
+      summary: "The status page's picture: services, instances, routes, live figures, last alerts",
+      handler: () => gatewayOf(ctx).board.snapshot(),
+    },
+    {
+      method: 'POST',
+      path: '/internal/status/alerts',
+      public: false,
+      auth: 'none',
+      summary: 'Adds an alert to the status page\'s "last alerts" (e.g. from the Slack bot)',
+      body: alertBody,
+      handler: ({ body }) => {
+        gatewayOf(ctx).board.note(body.level, body.service, body.text, body.instanceId);
+      },
     },
   ],
   // The proxy itself: a raw node:http handler the kit calls before Express for every request.

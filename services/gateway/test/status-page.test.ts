@@ -1,4 +1,6 @@
 import http from 'node:http';
+import { signTestToken, startService, testEnv } from '@msa/service-kit/testing';
+import { service } from '../src/service';
 import { RollingWindow } from '../src/proxy/rolling';
 import type { StatusSnapshot } from '../src/status/board';
 import {
@@ -225,6 +227,40 @@ describe('the status page at the gateway', () => {
       });
     } finally {
       req.destroy();
+    }
+  });
+});
+
+describe('the status picture for other services', () => {
+  it('when a service posts an alert with its internal token, then the picture lists it; bad alerts are refused', async () => {
+    const svc = await startService(service, {
+      env: testEnv({ HTTPS_PORT: '0', DATA_DIR: 'memory' }),
+      waitReady: true,
+    });
+    try {
+      const token = await signTestToken({ iss: 'slack-bot' });
+      const headers = { 'x-internal-token': token, 'content-type': 'application/json' };
+      const alert = { level: 'error', service: 'purchase', text: 'error burst: 12 × 5xx in 1 min' };
+      const posted = await call(svc.url, '/internal/status/alerts', {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(alert),
+      });
+      expect(posted.status).toBe(204);
+      const bad = await call(svc.url, '/internal/status/alerts', {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ ...alert, level: 'panic', colour: 'red' }),
+      });
+      expect(bad.status).toBe(400);
+      expect((await call(svc.url, '/internal/status')).status).toBe(404); // no token: not even there
+
+      const picture = await call(svc.url, '/internal/status', { headers: { 'x-internal-token': token } });
+      expect(picture.status).toBe(200);
+      expect(picture.json.events).toEqual([expect.objectContaining(alert)]);
+      expect(picture.json).toMatchObject({ services: [], routes: [], distributor: 'unknown' });
+    } finally {
+      await svc.stop();
     }
   });
 });
