@@ -170,11 +170,14 @@ async function showLogs(requestId) {
       out.textContent = `${LOGS_PATH} answered ${res.status}: ${body?.error?.message ?? 'no logs service here'}`;
       return;
     }
-    const list = Array.isArray(body) ? body : body?.logs || body?.items || body?.hits || null;
+    // The logging service answers {items: [{time, level, service, instance, message, fields}], count}.
+    const list = Array.isArray(body?.items) ? body.items : null;
+    const line = (l) =>
+      [l.time, l.level, l.service, l.instance, l.message, l.fields && JSON.stringify(l.fields)]
+        .filter(Boolean)
+        .join('  ');
     out.textContent = list
-      ? list
-          .map((l) => [l.time, l.level, l.service, l.instance, l.message ?? l.msg].filter(Boolean).join('  '))
-          .join('\n') || 'no log lines for this request id'
+      ? list.map(line).join('\n') || 'no log lines for this request id (yet: lines arrive within seconds)'
       : JSON.stringify(body, null, 2);
   } catch (err) {
     out.textContent = err.message;

@@ -231,6 +231,28 @@ describe('the status page at the gateway', () => {
   });
 });
 
+describe('the status page under a flood', () => {
+  it('when one address keeps trying tokens, then it is rate limited before any token is checked; the page itself is not', async () => {
+    const registry = new TestRegistry();
+    const gw = await startGateway(registry, { rateLimit: { points: 3, windowS: 60 } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await call(gw.url, '/status/snapshot', {
+          headers: { cookie: `msa_status=made-up-${i}` },
+        });
+        statuses.push(res.status);
+        await gw.gateway.rateLimitSettled();
+      }
+      expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+      expect(statuses.slice(3)).toEqual([429, 429]);
+      expect((await call(gw.url, '/status')).status).toBe(200);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('the status picture for other services', () => {
   it('when a service posts an alert with its internal token, then the picture lists it; bad alerts are refused', async () => {
     const svc = await startService(service, {

@@ -46,7 +46,7 @@ export interface StatusPageOptions {
   board: StatusBoard;
   jwt: JwtVerifier;
   logger: Logger;
-  /** The rate limit, by client: milliseconds to wait, 0 to go on (sign-ins only). */
+  /** The rate limit, by client address: milliseconds to wait, 0 to go on (not for the page's own files). */
   limit?: (key: string) => number;
   /** How often the picture is pushed while someone watches (default 1000 ms). */
   pushMs?: number;
@@ -117,6 +117,15 @@ export class StatusPage {
       return;
     }
     req.resume(); // no route here reads a body
+    // Before any token check, as on proxied routes: a flood of made-up tokens is limited per address first.
+    const wait = this.opts.limit?.('ip:' + (req.socket.remoteAddress ?? '')) ?? 0;
+    if (wait > 0) {
+      sendError(res, 429, 'RATE_LIMITED', 'too many requests', requestId, secure, [
+        'retry-after',
+        String(Math.ceil(wait / 1000)),
+      ]);
+      return;
+    }
     if (p === '/status/session') {
       if (method === 'POST') return void this.signIn(req, res, requestId, secure);
       if (method === 'DELETE') {
@@ -161,14 +170,6 @@ export class StatusPage {
     requestId: string,
     secure: boolean,
   ): Promise<void> {
-    const wait = this.opts.limit?.('ip:' + (req.socket.remoteAddress ?? '')) ?? 0;
-    if (wait > 0) {
-      sendError(res, 429, 'RATE_LIMITED', 'too many requests', requestId, secure, [
-        'retry-after',
-        String(Math.ceil(wait / 1000)),
-      ]);
-      return;
-    }
     const token = bearer(req.headers.authorization);
     if (token === null) {
       sendError(
