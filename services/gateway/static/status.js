@@ -79,6 +79,7 @@ function draw(s) {
           `${esc(f.service)} <a href="#request=${encodeURIComponent(f.requestId)}">${esc(f.requestId)}</a></li>`,
       )
       .join('') || '<li class="quiet">none in view</li>';
+  $('meta').dataset.registry = s.distributor;
   $('meta').textContent =
     `registry ${s.distributor} · rates over the last ${s.windowS} s · updated ${time(s.at)}`;
 }

@@ -179,6 +179,27 @@ describe('the status page at the gateway', () => {
     );
   });
 
+  it('when an instance keeps failing, then it shows as ejected with an alert, and its service as degraded', async () => {
+    const cookie = await session();
+    const good = await new FakeUpstream('product-good').start();
+    try {
+      registry.up('product', good.address, [route('GET', '/products')], 'product-2');
+      up.status = 502;
+      for (let i = 0; i < 8; i++) expect((await call(gw.url, '/products')).status).toBe(200); // retried on product-2
+      const s = await snapshot(cookie);
+      const product = s.services.find((x) => x.name === 'product')!;
+      expect(product.instances.map((i) => `${i.instanceId} ${i.state}`)).toEqual([
+        'product-1 ejected',
+        'product-2 healthy',
+      ]);
+      expect(product.state).toBe('degraded');
+      expect(s.events[0]).toMatchObject({ level: 'warn', service: 'product', instanceId: 'product-1' });
+      expect(s.events[0]!.text).toMatch(/^product-1 ejected for 5 s/);
+    } finally {
+      await good.kill();
+    }
+  });
+
   it('when an instance deregisters, then it is shown as left, not lost', async () => {
     const cookie = await session();
     registry.up('product', up.address, [route('GET', '/products')], 'product-2');
