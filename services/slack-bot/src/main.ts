@@ -1,0 +1,4 @@
+import { runService } from '@msa/service-kit';
+import { service } from './service';
+
+runService(service);
