@@ -51,6 +51,8 @@ export async function startBenchSystem(options: StartSystemOptions = {}): Promis
 export interface OwnInstance extends Spawned {
   url: string;
   port: number;
+  /** From the spawn to the first 200 of /health/ready (the kit answers it once started and registered). */
+  readyMs: number;
 }
 
 /**
@@ -58,7 +60,7 @@ export interface OwnInstance extends Spawned {
  * file (not piped through this process, which would steal the load generator's core), optionally profiled.
  */
 export async function spawnService(
-  sys: BenchSystem,
+  sys: Pick<BenchSystem, 'system' | 'root'>,
   service: string,
   opts: { cpus?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; logFile: string },
 ): Promise<OwnInstance> {
@@ -78,6 +80,7 @@ export async function spawnService(
     ...opts.env,
   };
   const main = path.join(REPO_ROOT, 'services', service, 'dist', 'main.js');
+  const spawnedAt = performance.now();
   const proc = spawnPinned(process.execPath, [...(opts.nodeArgs ?? []), main], {
     cpus: opts.cpus,
     env,
@@ -86,10 +89,10 @@ export async function spawnService(
   });
   const url = `http://127.0.0.1:${port}`;
   await Promise.race([
-    waitForHttp(`${url}/health/ready`, 30_000),
+    waitForHttp(`${url}/health/ready`, 30_000, 2),
     proc.exited.then((code) => {
       throw new Error(`${service} exited (${code}) before it was ready; see ${opts.logFile}`);
     }),
   ]);
-  return { ...proc, url, port };
+  return { ...proc, url, port, readyMs: performance.now() - spawnedAt };
 }
