@@ -1,8 +1,18 @@
 // The real, built services as processes on loopback, started through the local runner (packages/runner).
 // Each test file starts one system in beforeAll and stops it in afterAll; everything it made (a temporary
 // root with its embedded databases, databases on a real server, Redis keys) goes with it.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,6 +60,16 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   // is fresh and shared with nobody, not even `npm start` in this checkout.
   const rootDir = mkdtempSync(path.join(tmpdir(), 'msa-system-'));
   symlinkSync(SERVICES_DIR, path.join(rootDir, 'services'), 'dir');
+  if (!process.env.DATABASE_URL) {
+    const template = await emptyPgliteTemplate();
+    for (const service of options.only.filter((name) =>
+      existsSync(path.join(SERVICES_DIR, name, 'migrations')),
+    )) {
+      const pgdata = path.join(rootDir, '.data', service, 'pgdata');
+      mkdirSync(path.dirname(pgdata), { recursive: true });
+      cpSync(template, pgdata, { recursive: true });
+    }
+  }
   const databasePrefix = `systest_${id}`;
   const redisPrefix = `systest:${id}:`;
   const env: NodeJS.ProcessEnv = {
@@ -100,6 +120,68 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
       }
     },
   };
+}
+
+const RUNNER_DIR = path.resolve(__dirname, '..', '..', '..', 'runner');
+
+/**
+ * An empty embedded Postgres data folder to copy for each service. Creating one (initdb inside WebAssembly)
+ * takes seconds, opening a copy well under one: without this, the embedded runs spend most of their time in
+ * initdb. Made once by the runner's own PGlite server and kept in the temp folder, per PGlite version.
+ */
+async function emptyPgliteTemplate(): Promise<string> {
+  const template = path.join(tmpdir(), `msa-system-tests-pgdata-${pgliteVersion()}`);
+  if (existsSync(path.join(template, 'PG_VERSION'))) return template;
+  const building = mkdtempSync(`${template}.building-`);
+  try {
+    const server = spawn(
+      process.execPath,
+      [path.join(RUNNER_DIR, 'dist', 'pglite-server.js'), '--data-dir', building],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      },
+    );
+    let stderr = '';
+    server.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        server.kill('SIGKILL');
+        reject(new Error(`PGlite template not ready in 120 s: ${stderr}`));
+      }, 120_000);
+      server.on('message', (message: { type?: string }) => {
+        if (message.type !== 'ready') return;
+        clearTimeout(timer);
+        resolve();
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`PGlite template server exited with ${code}: ${stderr}`));
+      });
+    });
+    server.kill('SIGTERM'); // closing flushes the files
+    if ((await exited) !== 0) throw new Error(`PGlite template server did not close cleanly: ${stderr}`);
+    try {
+      renameSync(building, template);
+    } catch (err) {
+      // Another test process made it meanwhile: use theirs.
+      if (!existsSync(path.join(template, 'PG_VERSION'))) throw err;
+    }
+    return template;
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+}
+
+function pgliteVersion(): string {
+  let dir = path.dirname(require.resolve('@electric-sql/pglite', { paths: [RUNNER_DIR] }));
+  for (let up = 0; up < 5; up++, dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === '@electric-sql/pglite') return pkg.version ?? 'unknown';
+  }
+  return 'unknown';
 }
 
 async function cleanUp(rootDir: string, databasePrefix: string, redisPrefix: string): Promise<void> {
