@@ -121,9 +121,12 @@ describeWithChromium('the status page in a browser', () => {
       .locator(`tr.instance[data-instance="${victim}"][data-state="lost"]`)
       .waitFor({ timeout: 15_000 });
     expect(await row.locator('.badge').textContent()).toBe('lost');
-    expect(await row.evaluate((el) => getComputedStyle(el.querySelector('.dot')!).backgroundColor)).toBe(
-      'rgb(207, 34, 46)',
-    );
+    // One evaluation in the page: the table is redrawn every second, so a handle held across calls goes stale.
+    const colour = await page.evaluate((id) => {
+      const dot = document.querySelector(`tr.instance[data-instance="${id}"] .dot`);
+      return dot === null ? null : getComputedStyle(dot).backgroundColor;
+    }, victim);
+    expect(colour).toBe('rgb(207, 34, 46)'); // the page's red
     await page.locator('#events li.error', { hasText: `${victim} lost` }).waitFor();
 
     // The runner starts a new product#2; the page shows it beside the lost one.
