@@ -214,7 +214,7 @@ describe('the status page at the gateway', () => {
     expect(product.state).toBe('healthy');
   });
 
-  it('when an admin watches the stream, then the picture comes at once and again on a change', async () => {
+  it('when an admin watches the stream, then the picture comes at once and on a change, until shutdown ends it', async () => {
     const cookie = await session();
     const pictures: StatusSnapshot[] = [];
     const req = http.get(`${gw.url}/status/events`, { headers: { cookie } });
@@ -246,6 +246,12 @@ describe('the status page at the gateway', () => {
         service: 'purchase',
         instanceId: 'purchase-1',
       });
+
+      // Shutdown begins: the stream ends (it must not hold the server open) and no new one starts.
+      const ended = new Promise<void>((resolve) => res.on('end', resolve));
+      gw.gateway.closeStatusStreams();
+      await ended;
+      expect((await call(gw.url, '/status/events', { headers: { cookie } })).status).toBe(503);
     } finally {
       req.destroy();
     }
