@@ -109,7 +109,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
           keyPrefix: opts.rateLimit.keyPrefix,
         })
       : null;
-  const status = new StatusPage({
+  const statusPage = new StatusPage({
     board,
     jwt,
     logger,
@@ -135,7 +135,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (path !== null && headers['x-internal-token'] !== undefined && isInternalPath(path)) return false;
     // The status page is the gateway's own (before the route table: no service can take /status over).
     if (path !== null && isStatusPath(path) && (secure || !redirectToHttps)) {
-      status.handle(req, res, path, resolveRequestId(headers['x-request-id']), secure);
+      statusPage.handle(req, res, path, resolveRequestId(headers['x-request-id']), secure);
       return true;
     }
 
@@ -303,10 +303,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
     },
     board,
     closeStatusStreams() {
-      status.close();
+      statusPage.close();
     },
     close() {
-      status.close();
+      statusPage.close();
       board.close();
       live.close();
       pool.close();
