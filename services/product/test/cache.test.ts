@@ -55,6 +55,37 @@ describe(`product cache (${DB_KIND})`, () => {
     }
   });
 
+  it('when there is no Redis, then two instances never serve each other stale copies: nothing is cached per process', async () => {
+    // A per-process memory cache cannot hear the other instance's invalidations: it must not be used.
+    const env = { DATABASE_URL: db.url, REDIS_URL: '', PRODUCT_CACHE_TTL_MS: '600000' };
+    const [a, b] = await Promise.all([startProduct(env), startProduct(env)]);
+    try {
+      expect(a.ctx.cache.kind).toBe('memory');
+      const callA = client(a.url);
+      const callB = client(b.url);
+      const made = await callA('POST', '/products', {
+        token: t.admin,
+        body: product({ stock: 5, price: 5 }),
+      });
+      const id = made.body.id as string;
+      expect((await callA('GET', `/products/${id}`, { token: t.customer })).body.stock).toBe(5);
+
+      const reserved = await callB('POST', '/internal/reservations', {
+        token: t.service,
+        body: { purchaseId: randomUUID(), productId: id, quantity: 2 },
+      });
+      expect(reserved.status).toBe(201);
+      expect((await callA('GET', `/products/${id}`, { token: t.customer })).body.stock).toBe(3);
+
+      await callB('PATCH', `/products/${id}`, { token: t.admin, body: { price: 6 } });
+      expect((await callA('GET', `/products/${id}`, { token: t.customer })).body.price).toBe(6);
+      await callB('DELETE', `/products/${id}`, { token: t.admin });
+      expect((await callA('GET', `/products/${id}`, { token: t.customer })).status).toBe(404);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
   withRedis('two instances on one Redis', () => {
     it('when one instance changes a product, then the other serves the change at once, not its cached copy', async () => {
       const prefix = uniquePrefix();

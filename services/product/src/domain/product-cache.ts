@@ -10,12 +10,20 @@ const key = (id: string) => `product:${id}`;
  */
 export class ProductCache {
   private down = false;
+  /**
+   * Only a shared cache (Redis) is used. A per-process memory cache (no REDIS_URL) never hears another
+   * instance's invalidations, so with two instances (`npm start -- --scale product=2`) one would serve its
+   * stale copy — old stock, old price — until the TTL: without Redis every read goes to the database.
+   */
+  private readonly shared: boolean;
 
   constructor(
     private readonly cache: Cache,
     private readonly ttlMs: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.shared = cache.kind === 'redis';
+  }
 
   /** Drops the key on every replica's behalf; also announced, so a replica with a local copy drops it too. */
   async listen(): Promise<void> {
@@ -25,6 +33,7 @@ export class ProductCache {
   }
 
   async read(id: string, load: () => Promise<Product | undefined>): Promise<Product | undefined> {
+    if (!this.shared) return load();
     const hit = await this.attempt(() => this.cache.get<Product>(key(id)));
     if (hit) return hit;
     const product = await load();
