@@ -61,6 +61,7 @@ describe('log shipping to the logging service', () => {
   it('when lines are logged, then they reach the logging service in batches with a token and a stable id, and stdout still gets them', async () => {
     const shipper = new LogShipper({
       instanceId: 'svc-1',
+      service: 'svc',
       targets: () => [logging.url],
       headers,
       batchLines: 3,
@@ -74,7 +75,7 @@ describe('log shipping to the logging service', () => {
       shipper,
     });
     for (let i = 0; i < 7; i++) logger.info({ i, logId: 'forged' }, `line ${i}`);
-    await shipper.close();
+    await shipper.flush();
     expect(out.lines).toHaveLength(7);
     const lines = logging.lines();
     expect(lines.map((l) => l.message)).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `line ${i}`));
@@ -83,6 +84,14 @@ describe('log shipping to the logging service', () => {
     expect(logging.batches.length).toBeGreaterThanOrEqual(3);
     expect(logging.batches.every((b) => b.lines.length <= 3 && b.token === 'tok')).toBe(true);
     expect(shipper.shipped).toBe(7);
+    // Who wrote it, even when a line names another service in its own fields (the gateway's access line):
+    logger.info({ service: 'upstream', instance: 'upstream-1' }, 'access');
+    await shipper.close();
+    expect(logging.lines().at(-1)).toMatchObject({
+      service: 'upstream',
+      logService: 'svc',
+      logInstance: 'svc-1',
+    });
   });
 
   it('when the logging service is down, then lines wait and are delivered once it is back, none lost', async () => {

@@ -64,6 +64,26 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
     expect(window.body.items.map((d: { message: string }) => d.message)).toEqual([`${tag} crashed`]);
   });
 
+  it('when a line names another service in its own fields (the gateway access line), then it is filed under the one that wrote it', async () => {
+    const requestId = `own-${Date.now()}`;
+    const access = line({
+      requestId,
+      service: 'product',
+      instance: 'product-1',
+      logService: 'gateway',
+      logInstance: 'gateway-1',
+      message: 'access',
+    });
+    await call('POST', '/internal/logs', { body: { lines: [access] } });
+    await drained(svc);
+    const [doc] = (await call('GET', `/internal/logs?requestId=${requestId}`)).body.items;
+    expect(doc).toMatchObject({
+      service: 'gateway',
+      instance: 'gateway-1',
+      fields: { service: 'product', instance: 'product-1' },
+    });
+  });
+
   it('when the same batch arrives twice (its answer was lost), then each line is kept once', async () => {
     const requestId = `dup-${Date.now()}`;
     const batch = { lines: [line({ requestId }), line({ requestId })] };

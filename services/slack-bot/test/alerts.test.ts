@@ -61,7 +61,9 @@ describe('alerts posted to a Slack incoming webhook (a local HTTP server stands 
   it('when an instance is lost, then Slack gets a message naming it, with the status page link', async () => {
     registry().emit('down', { instanceId: 'purchase-a', service: 'purchase', reason: 'lease-expired' });
     const [msg] = await slack.received(1);
-    expect(msg!.text).toContain('*purchase*: instance `purchase-a` lost');
+    expect(msg!.text).toContain(
+      '*purchase*: instance `purchase-a` lost — it stopped sending heartbeats; 0 instances left',
+    );
     expect(msg!.text).toContain(`<${STATUS}|status page>`);
   });
 

@@ -37,6 +37,8 @@ export const baseConfigShape = {
   LOG_SHIPPING: z.enum(['auto', 'off']).default('auto'),
   /** Most log lines held while the logging service cannot be reached (the oldest are dropped beyond it). */
   LOG_SHIPPING_BUFFER: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** One `request` line per request that arrived with an x-request-id (one a gateway or a service sent). */
+  LOG_REQUESTS: z.stringbool().default(true),
   DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
   REDIS_URL: optional(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL')),

@@ -24,6 +24,12 @@ export interface AppOptions {
   bodyLimit: string;
   requireInternalToken: boolean;
   router?: express.Router;
+  /**
+   * Log one `request` line per request that came with an x-request-id, i.e. one step of a traced
+   * path (through the gateway, or from another service): so a request id finds every hop in the
+   * central logs. Heartbeats, health checks and log batches carry none, so they stay quiet.
+   */
+  logRequests?: boolean;
   /** Body readers for `rawBody` routes, run before the JSON parser. */
   rawBodyRouter?: express.Router;
 }
@@ -39,6 +45,7 @@ export function buildApp(opts: AppOptions): express.Express {
   app.set('etag', false);
 
   app.use((req, res, next) => {
+    const traced = opts.logRequests === true && req.headers['x-request-id'] !== undefined;
     const store: RequestContext = { requestId: requestIdFrom(req.headers['x-request-id']) };
     res.setHeader('x-request-id', store.requestId);
     const started = process.hrtime.bigint();
@@ -49,7 +56,22 @@ export function buildApp(opts: AppOptions): express.Express {
       const route = req.route?.path ? (req.baseUrl || '') + req.route.path : 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       opts.metrics.requests.inc(labels);
-      opts.metrics.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      opts.metrics.duration.observe(labels, seconds);
+      if (traced) {
+        opts.logger.info(
+          {
+            requestId: store.requestId,
+            method: req.method,
+            route,
+            status: res.statusCode,
+            ms: Math.round(seconds * 10_000) / 10,
+            caller: store.caller?.service,
+            user: store.caller?.user?.id,
+          },
+          'request',
+        );
+      }
     });
     requestContext.run(store, next);
   });

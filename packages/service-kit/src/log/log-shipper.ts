@@ -4,6 +4,9 @@ import { requestContext } from './request-context';
 export interface LogShipperOptions {
   /** This instance's id: every shipped line gets `logId` = `<instanceId>:<sequence>`, stable across retries. */
   instanceId: string;
+  /** This service's name. Shipped lines say who wrote them in `logService`/`logInstance`, which a
+   * line's own `service`/`instance` fields (e.g. the gateway naming an upstream) cannot overwrite. */
+  service?: string;
   /** Base URLs of the logging service's instances, asked before each send (from the registry). */
   targets: () => Promise<string[]> | string[];
   /** Headers for each send (the internal token). */
@@ -48,6 +51,7 @@ export class LogShipper {
   shipped = 0;
   dropped = 0;
   private metrics: { shipped: Counter; dropped: Counter } | undefined;
+  private readonly origin: string;
   private report: ((level: 'warn' | 'info', fields: object, message: string) => void) | undefined;
 
   constructor(private readonly opts: LogShipperOptions) {
@@ -55,6 +59,9 @@ export class LogShipper {
     this.batchLines = opts.batchLines ?? 500;
     this.batchBytes = opts.batchBytes ?? 512 * 1024;
     this.timeoutMs = opts.timeoutMs ?? 3000;
+    this.origin =
+      (opts.service ? `,"logService":${JSON.stringify(opts.service)}` : '') +
+      `,"logInstance":${JSON.stringify(opts.instanceId)}`;
     // Created here, outside any request, so no flush runs inside a request's context.
     this.timer = setInterval(() => void this.flush(), opts.intervalMs ?? 1000);
     this.timer.unref();
@@ -98,9 +105,9 @@ export class LogShipper {
       this.drop(1);
       return;
     }
-    // The id goes last, so it wins over any `logId` the line carried.
+    // These go last, so they win over any field of the same name the line carried.
     const id = `${this.opts.instanceId}:${++this.seq}`;
-    this.buffer.push(`${line.slice(0, end - 1)},"logId":${JSON.stringify(id)}}`);
+    this.buffer.push(`${line.slice(0, end - 1)},"logId":${JSON.stringify(id)}${this.origin}}`);
     if (this.buffer.length > this.maxBuffered) {
       this.buffer.splice(0, this.buffer.length - this.maxBuffered);
       this.drop(1);

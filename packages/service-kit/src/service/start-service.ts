@@ -67,6 +67,7 @@ export async function startService<S extends ConfigShape | undefined>(
     distributor && def.shipLogs !== false && config.LOG_SHIPPING === 'auto' && config.LOG_LEVEL !== 'silent'
       ? new LogShipper({
           instanceId,
+          service: def.name,
           targets: () => logTargets.resolve(),
           headers: async () => ({ [INTERNAL_TOKEN_HEADER]: await tokens.sign() }),
           maxBuffered: config.LOG_SHIPPING_BUFFER,
@@ -177,6 +178,7 @@ export async function startService<S extends ConfigShape | undefined>(
       health,
       checks,
       bodyLimit: config.BODY_LIMIT,
+      logRequests: config.LOG_REQUESTS,
       requireInternalToken: def.requireInternalToken !== false,
       router: buildRouter(routes),
       rawBodyRouter: buildRawBodyRouter(routes, config.BODY_LIMIT),

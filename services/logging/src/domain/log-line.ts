@@ -43,27 +43,46 @@ export const lineSchema = z.looseObject({
   instance: text(200).optional(),
   requestId: text(128).optional(),
   message: z.string().max(32_768).optional(),
+  /** Who wrote the line, added by the kit's shipper; wins over a line's own service/instance fields. */
+  logService: text(64).optional(),
+  logInstance: text(200).optional(),
 });
 export type IncomingLine = z.infer<typeof lineSchema>;
 
 /** A batch as the kit's log shipper sends it. */
 export const batchSchema = z.strictObject({ lines: z.array(lineSchema).min(1).max(5000) });
 
-const MAPPED = new Set(['logId', 'time', 'level', 'service', 'instance', 'requestId', 'message', 'msg']);
+const MAPPED = new Set([
+  'logId',
+  'logService',
+  'logInstance',
+  'time',
+  'level',
+  'service',
+  'instance',
+  'requestId',
+  'message',
+  'msg',
+]);
 
 export function toDoc(line: IncomingLine): LogDoc {
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(line)) if (!MAPPED.has(k)) fields[k] = v;
+  // A line that names another service (the gateway's access line names its upstream) keeps that as a field.
+  const service = line.logService ?? line.service;
+  const instance = line.logInstance ?? line.instance;
+  if (line.service !== service) fields.service = line.service;
+  if (line.instance !== undefined && line.instance !== instance) fields.instance = line.instance;
   const level = typeof line.level === 'number' ? PINO_NUMBERS[line.level]! : line.level;
   const message = line.message ?? (typeof line.msg === 'string' ? line.msg : undefined);
   const doc: LogDoc = {
     // A line without an id (not from the kit) gets one from its content: a resend is still the same line.
     id: line.logId ?? createHash('sha256').update(JSON.stringify(line)).digest('base64url').slice(0, 32),
     time: new Date(line.time).toISOString(),
-    service: line.service,
+    service,
     level,
   };
-  if (line.instance !== undefined) doc.instance = line.instance;
+  if (instance !== undefined) doc.instance = instance;
   if (line.requestId !== undefined) doc.requestId = line.requestId;
   if (message !== undefined) doc.message = message;
   if (Object.keys(fields).length) doc.fields = fields;

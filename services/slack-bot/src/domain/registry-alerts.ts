@@ -51,9 +51,11 @@ export class RegistryAlerts {
   private readonly onDown = ({ instanceId, service, reason }: Down): void => {
     if (reason === 'deregistered') return;
     this.lost.set(service, (this.lost.get(service) ?? 0) + 1);
+    // The watcher tells before it updates its lists: the lost one may still be counted there.
+    const left = this.registry.instances(service).filter((i) => i.instanceId !== instanceId).length;
     this.grouper.raise({
       key: `lost:${service}`,
-      text: `:red_circle: *${service}*: instance \`${instanceId}\` lost — ${REASONS[reason] ?? reason}`,
+      text: `:red_circle: *${service}*: instance \`${instanceId}\` lost — ${REASONS[reason] ?? reason}; ${left} instance${left === 1 ? '' : 's'} left`,
     });
   };
 
