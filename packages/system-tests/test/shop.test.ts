@@ -8,7 +8,8 @@ import { startTestSystem, type TestSystem } from './support/system';
 let ts: TestSystem;
 
 beforeAll(async () => {
-  ts = await startTestSystem({ only: ['gateway', 'member', 'product', 'purchase'] });
+  // Two product instances: a stock change at one must be what a read at the other says.
+  ts = await startTestSystem({ only: ['gateway', 'member', 'product', 'purchase'], scale: { product: 2 } });
 }, 120_000);
 
 afterAll(() => ts?.stop(), 60_000);
