@@ -135,6 +135,55 @@ describe('docker-compose.yml', () => {
     expect(envOf('gateway').REDIS_URL).toBeUndefined();
   });
 
+  it("satisfies every service's own config schema with the example settings", () => {
+    // The env each container gets: the image's ENV, then compose's environment with ${…} resolved from a
+    // generated .env (example settings + secrets), as docker-compose would.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-env-'));
+    const envFile = path.join(dir, '.env');
+    execFileSync(path.join(root, 'infra', 'dev-secrets.sh'), [envFile], { stdio: 'ignore' });
+    const dotenv = Object.fromEntries(
+      readFileSync(envFile, 'utf8')
+        .split('\n')
+        .filter((l) => /^[A-Z0-9_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    rmSync(dir, { recursive: true, force: true });
+    const resolve = (value: unknown): string =>
+      String(value).replace(
+        /\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}/g,
+        (_m, name: string, op?: string, arg?: string) => {
+          const v = dotenv[name];
+          if (op === ':-') return v ? v : (arg ?? '');
+          if (op === '-') return v ?? arg ?? '';
+          if (op?.endsWith('?') && !v) throw new Error(`${name} is required: ${arg}`);
+          return v ?? '';
+        },
+      );
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const imageEnv = Object.fromEntries(
+      [...dockerfile.matchAll(/\b(NODE_ENV|HOST|PORT|DATA_DIR)=(\S+)/g)].map((m) => [m[1], m[2]]),
+    );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadConfig } = require('@msa/service-kit');
+    for (const name of nodeServices) {
+      const env = {
+        ...imageEnv,
+        ...Object.fromEntries(Object.entries(envOf(name)).map(([k, v]) => [k, resolve(v)])),
+      };
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { service } = require(path.join(root, 'services', name, 'dist', 'service.js'));
+      let problem: string | null = null;
+      try {
+        loadConfig(service.config, env);
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+      expect({ name, problem }).toEqual({ name, problem: null });
+    }
+    // member's production rule (outside its schema): an admin password.
+    expect(resolve(envOf('member').ADMIN_PASSWORD).length).toBeGreaterThanOrEqual(10);
+  });
+
   it('documents every variable it reads in .env.example', () => {
     const example = readFileSync(path.join(root, '.env.example'), 'utf8');
     const declared = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
