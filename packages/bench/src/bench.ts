@@ -65,6 +65,7 @@ async function main(): Promise<number> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'msa-bench-work-'));
   const ctx = createContext(work, args.quick, args.noProfile);
   const startedAt = new Date();
+  const loadAtStart = os.loadavg()[0]!;
   const sections: Section[] = [];
   let failed = false;
   for (const id of args.parts) {
@@ -94,6 +95,7 @@ async function main(): Promise<number> {
     parts: args.parts,
     startedAt,
     versions: ctx.versions,
+    loadAvg: [loadAtStart, os.loadavg()[0]!],
   });
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, doc);

@@ -9,6 +9,8 @@ interface ProfileNode {
 
 export interface CpuProfile {
   nodes: ProfileNode[];
+  /** Monotonic clock, µs: the same clock as process.hrtime() in any process of this machine. */
+  startTime?: number;
   samples?: number[];
   timeDeltas?: number[];
 }
@@ -19,12 +21,15 @@ export interface SelfTime {
   micros: number;
 }
 
-/** Self time per function (µs), busiest first; idle time left out; only samples in [fromUs, toUs) of the profile. */
+/**
+ * Self time per function (µs), busiest first; idle time left out; only samples taken in [fromUs, toUs) on the
+ * monotonic clock (`process.hrtime`), so a caller can keep just the measured run.
+ */
 export function selfTimes(profile: CpuProfile, fromUs = 0, toUs = Infinity): SelfTime[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const micros = new Map<number, number>();
   const { samples = [], timeDeltas = [] } = profile;
-  let at = 0;
+  let at = profile.startTime ?? 0;
   for (let i = 0; i < samples.length; i++) {
     at += timeDeltas[i] ?? 0;
     if (at < fromUs || at >= toUs) continue;

@@ -39,10 +39,24 @@ export function createContext(workDir: string, quick: boolean, noProfile: boolea
 
 export function renderReport(
   sections: Section[],
-  opts: { quick: boolean; parts: string[]; startedAt: Date; versions: Record<string, string> },
+  opts: {
+    quick: boolean;
+    parts: string[];
+    startedAt: Date;
+    versions: Record<string, string>;
+    loadAvg: number[];
+  },
 ): string {
   const versions = Object.entries({ node: process.version, ...opts.versions })
-    .map(([k, v]) => `${k} ${v.replace(/^nginx version: /, '').replace(/^HAProxy version /, '')}`)
+    .map(
+      ([k, v]) =>
+        `${k} ${
+          v
+            .replace(/^nginx version: nginx\//, '')
+            .replace(/^HAProxy version /, '')
+            .split(' ')[0]
+        }`,
+    )
     .join(', ');
   const header = [
     '# Performance',
@@ -53,6 +67,8 @@ export function renderReport(
     `- Run: ${opts.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC${opts.quick ? ' — **--quick mode: short durations, indicative only**' : ''}`,
     `- Machine: ${cores()} cores, ${cpuModel()}; ${versions}`,
     `- Parts: ${opts.parts.join(', ')}`,
+    `- Load average (1 min) at the start and the end of the run: ${opts.loadAvg.map((x) => x.toFixed(1)).join(' and ')} — ` +
+      'anything above 0 is other work sharing these cores.',
     '- Absolute figures drift from run to run and with whatever else the machine does; ratios measured in the same sweep are what to compare.',
     '',
   ];

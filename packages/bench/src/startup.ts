@@ -70,7 +70,7 @@ export async function startup(ctx: BenchContext): Promise<Section> {
     markdownTable(['service', 'ready (median)', 'routable (median)', 'worst', 'target ≤ 1 s'], rows),
     '',
     `**\`npm start\` → first successful purchase** (the whole system on embedded defaults in a fresh data folder: ` +
-      `install check, turbo build (cache warm), PGlite per service, every service, then a new member registers, logs in ` +
+      `install check, turbo build (run once before, so its cache is warm), PGlite per service, every service, then a new member registers, logs in ` +
       `and buys): ${whole}.`,
   ];
   return { id: 'startup', title: '4. Start-up', body: body.join('\n'), failed };
@@ -100,6 +100,13 @@ async function inGatewayTable(sys: BenchSystem, address: string, token: string):
 }
 
 async function npmStartToPurchase(ctx: BenchContext): Promise<string> {
+  // A build first, untimed, so the timed `npm start` meets a warm turbo cache (its usual case after the first run).
+  const prebuild = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+    timeout: 300_000,
+  });
+  if (prebuild.status !== 0) ctx.print('  (the build before npm start failed; npm start will say why)');
   const root = mkdtempSync(path.join(os.tmpdir(), 'msa-bench-start-'));
   symlinkSync(path.join(REPO_ROOT, 'services'), path.join(root, 'services'));
   mkdirSync(path.join(root, '.data'));
@@ -131,7 +138,7 @@ async function npmStartToPurchase(ctx: BenchContext): Promise<string> {
   const base = `http://127.0.0.1:${gatewayPort}`;
   try {
     let firstOk: number | undefined;
-    const deadline = t0 + 120_000;
+    const deadline = t0 + 300_000;
     while (firstOk === undefined && exitCode === undefined && performance.now() < deadline) {
       try {
         const [product] = await listProducts(base);
@@ -150,11 +157,18 @@ async function npmStartToPurchase(ctx: BenchContext): Promise<string> {
       if (firstOk === undefined) await sleep(50);
     }
     ctx.print(`  npm start → first purchase: ${firstOk === undefined ? 'none' : firstOk.toFixed(0)} ms`);
-    if (firstOk !== undefined) return `**${fixed(firstOk / 1000, 1)} s**`;
-    const tail = readFileSync(ctx.log('startup-npm-start.log'), 'utf8').trim().split('\n').at(-1) ?? '';
+    const log = readFileSync(ctx.log('startup-npm-start.log'), 'utf8');
+    const cached = /Cached:\s+(\d+) cached, (\d+) total/.exec(log);
+    const took = /Time:\s+(\S+)/.exec(log);
+    const build =
+      cached && took
+        ? ` (of which turbo's build check ${took[1]}, ${cached[1]} of ${cached[2]} tasks cached)`
+        : '';
+    if (firstOk !== undefined) return `**${fixed(firstOk / 1000, 1)} s**${build}`;
+    const tail = log.trim().split('\n').at(-1) ?? '';
     return exitCode !== undefined
       ? `not measured: npm start exited (${exitCode}) first — “${tail.slice(0, 200)}”`
-      : 'no purchase within 120 s';
+      : `no purchase within 300 s${build}`;
   } finally {
     try {
       process.kill(-child.pid!, 'SIGINT');

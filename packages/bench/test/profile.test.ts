@@ -10,6 +10,7 @@ describe('selfTimes', () => {
       { id: 3, callFrame: frame('handle', 'file:///w/services/gateway/dist/proxy/handler.js', 9) },
       { id: 4, callFrame: frame('emit', 'node:events', 470) },
     ],
+    startTime: 0,
     samples: [3, 2, 4, 3, 3],
     timeDeltas: [100, 1000, 50, 100, 100],
   };
@@ -23,8 +24,11 @@ describe('selfTimes', () => {
     expect(out[0]!.area).toBe('services/gateway');
   });
 
-  it('keeps only the samples inside the measured window', () => {
-    // cumulative times: 100, 1100, 1150, 1250, 1350
+  it('keeps only the samples inside the measured window, on the monotonic clock', () => {
+    expect(
+      selfTimes({ ...profile, startTime: 1_000_000 }, 1_001_120, 1_001_300).map((s) => s.micros),
+    ).toEqual([100, 50]);
+    // sample times: 100, 1100, 1150, 1250, 1350 (from startTime)
     expect(selfTimes(profile, 1120, 1300).map((s) => [s.name, s.micros])).toEqual(
       [
         ['emit node:events:471', 50],
