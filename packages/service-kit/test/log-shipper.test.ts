@@ -145,6 +145,38 @@ describe('log shipping to the logging service', () => {
     await shipper.close();
   });
 
+  it('when thousands of lines overflow the buffer, then exactly the newest ones are delivered, in order', async () => {
+    const shipper = new LogShipper({
+      instanceId: 'x',
+      targets: () => [logging.url],
+      headers,
+      maxBuffered: 2000,
+    });
+    logging.state.status = 503;
+    for (let i = 0; i < 5000; i++) shipper.write(`{"level":"info","n":${i}}\n`);
+    logging.state.status = 202;
+    await shipper.flush();
+    expect(logging.lines().map((l) => l.n)).toEqual([...Array(2000).keys()].map((i) => i + 3000));
+    expect(shipper.dropped).toBe(3000);
+    await shipper.close();
+  });
+
+  it('when lines are logged while a batch is on its way, then they are sent next, none lost or repeated', async () => {
+    const shipper = new LogShipper({
+      instanceId: 'x',
+      targets: () => [logging.url],
+      headers,
+      batchLines: 1000,
+    });
+    for (let i = 0; i < 10; i++) shipper.write(`{"level":"info","n":${i}}\n`);
+    const first = shipper.flush();
+    for (let i = 10; i < 20; i++) shipper.write(`{"level":"info","n":${i}}\n`);
+    await first;
+    await shipper.flush();
+    expect(logging.lines().map((l) => l.n)).toEqual([...Array(20).keys()]);
+    await shipper.close();
+  });
+
   it('when the logging service refuses a batch as malformed, then it is dropped (counted), not retried forever', async () => {
     const shipper = new LogShipper({ instanceId: 'x', targets: () => [logging.url], headers });
     logging.state.status = 400;

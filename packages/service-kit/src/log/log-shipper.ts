@@ -37,7 +37,12 @@ export class LogShipper {
   private readonly batchLines: number;
   private readonly batchBytes: number;
   private readonly timeoutMs: number;
+  // A queue as an array and a head index: dropping or sending from the front moves the index, never
+  // the array (splice(0, n) on a full buffer would copy it on every line).
   private buffer: string[] = [];
+  private head = 0;
+  /** Absolute number of the line at `head`, so a send knows what it sent even if drops moved the head. */
+  private first = 0;
   private seq = 0;
   private sending: Promise<void> | undefined;
   private scheduled = false;
@@ -85,7 +90,7 @@ export class LogShipper {
         registers: [registry],
       }),
     };
-    const buffered = () => this.buffer.length;
+    const buffered = () => this.buffered;
     new Gauge({
       name: 'log_shipper_buffered_lines',
       help: 'Log lines waiting to be shipped',
@@ -108,11 +113,11 @@ export class LogShipper {
     // These go last, so they win over any field of the same name the line carried.
     const id = `${this.opts.instanceId}:${++this.seq}`;
     this.buffer.push(`${line.slice(0, end - 1)},"logId":${JSON.stringify(id)}${this.origin}}`);
-    if (this.buffer.length > this.maxBuffered) {
-      this.buffer.splice(0, this.buffer.length - this.maxBuffered);
+    if (this.buffered > this.maxBuffered) {
+      this.removeFront(1);
       this.drop(1);
     }
-    if (this.buffer.length >= this.batchLines && !this.scheduled) {
+    if (this.buffered >= this.batchLines && !this.scheduled) {
       this.scheduled = true;
       // Outside the request's async context: the send is nobody's request.
       requestContext.exit(() =>
@@ -125,13 +130,22 @@ export class LogShipper {
   }
 
   get buffered(): number {
-    return this.buffer.length;
+    return this.buffer.length - this.head;
+  }
+
+  private removeFront(n: number): void {
+    this.head += n;
+    this.first += n;
+    if (this.head >= 1024 && this.head * 2 >= this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** Sends what waits, batch after batch, until the buffer is empty or a send fails. */
   flush(): Promise<void> {
     if (this.sending) return this.sending;
-    if (this.buffer.length === 0) return Promise.resolve();
+    if (this.buffered === 0) return Promise.resolve();
     this.sending = requestContext.exit(() => this.sendAll()).finally(() => (this.sending = undefined));
     return this.sending;
   }
@@ -145,7 +159,7 @@ export class LogShipper {
       (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
     );
     try {
-      while (this.buffer.length > 0) {
+      while (this.buffered > 0) {
         const before = this.shipped;
         if ((await Promise.race([this.flush(), timedOut])) === 'timeout') break;
         if (this.shipped === before) break; // could not deliver: give up now rather than spin
@@ -163,15 +177,17 @@ export class LogShipper {
   }
 
   private async sendAll(): Promise<void> {
-    while (this.buffer.length > 0) {
+    while (this.buffered > 0) {
       const targets = await this.safeTargets();
       if (targets.length === 0) return; // nobody to send to yet: keep the lines
       const count = this.batchSize();
-      const batch = this.buffer.slice(0, count);
+      const start = this.first;
+      const batch = this.buffer.slice(this.head, this.head + count);
       const outcome = await this.send(targets, batch);
       if (outcome === 'retry') return;
-      // Delivered or refused: either way these lines leave the buffer (new lines were only appended).
-      this.buffer.splice(0, Math.min(count, this.buffer.length));
+      // Delivered or refused: either way these lines leave the buffer (unless overflow dropped them meanwhile).
+      const sentUpTo = start + count;
+      if (sentUpTo > this.first) this.removeFront(sentUpTo - this.first);
       if (outcome === 'refused') {
         this.drop(batch.length);
         this.report?.('warn', { lines: batch.length }, 'log shipping: the logging service refused a batch');
@@ -198,8 +214,8 @@ export class LogShipper {
   private batchSize(): number {
     let bytes = 32;
     let n = 0;
-    for (; n < this.buffer.length && n < this.batchLines; n++) {
-      bytes += this.buffer[n]!.length + 1;
+    for (; n < this.buffered && n < this.batchLines; n++) {
+      bytes += this.buffer[this.head + n]!.length + 1;
       if (bytes > this.batchBytes && n > 0) break;
     }
     return n;
@@ -244,7 +260,7 @@ export class LogShipper {
     this.failing = true;
     this.report?.(
       'warn',
-      { reason, buffered: this.buffer.length, maxBuffered: this.maxBuffered },
+      { reason, buffered: this.buffered, maxBuffered: this.maxBuffered },
       'log shipping: the logging service is unreachable; holding lines',
     );
   }
