@@ -102,6 +102,12 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
       'VALIDATION_FAILED',
     ],
     ['a bad time', { body: { lines: [line({ time: 'yesterday' })] } }, 'VALIDATION_FAILED'],
+    ['a time far in the future', { body: { lines: [line({ time: 1e20 })] } }, 'VALIDATION_FAILED'],
+    [
+      'a year-275760 time',
+      { body: { lines: [line({ time: '+275760-09-13T00:00:00.000Z' })] } },
+      'VALIDATION_FAILED',
+    ],
     ['a level that is an object', { body: { lines: [line({ level: { $gt: '' } })] } }, 'VALIDATION_FAILED'],
     ['an unknown top-level field', { body: { lines: [line()], extra: 1 } }, 'VALIDATION_FAILED'],
     ['lines that are not an array', { body: { lines: 'DROP TABLE logs' } }, 'VALIDATION_FAILED'],

@@ -29,9 +29,16 @@ const PINO_NUMBERS: Record<number, Level> = {
 export const levelsFrom = (min: Level): Level[] => LEVELS.slice(LEVELS.indexOf(min));
 
 const text = (max: number) => z.string().min(1).max(max);
+// Between 2000 and 2100: a line's time names its daily index, so it must be a sane date.
+const MIN_TIME = Date.UTC(2000, 0, 1);
+const MAX_TIME = Date.UTC(2100, 0, 1);
+const saneTime = (ms: number) => ms >= MIN_TIME && ms < MAX_TIME;
 const time = z.union([
-  z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date-time'),
-  z.number().int().nonnegative(),
+  z
+    .string()
+    .max(40)
+    .refine((v) => saneTime(Date.parse(v)), 'must be an ISO date-time between 2000 and 2100'),
+  z.number().refine(saneTime, 'must be epoch milliseconds between 2000 and 2100'),
 ]);
 
 /** One line as pino writes it (the kit's logger: time, level as a word, service, instance, requestId, message). */
