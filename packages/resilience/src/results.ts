@@ -26,6 +26,8 @@ export interface InputEntry {
   /** Answers that broke the rule (not a 4xx JSON error, or a changed row). */
   violations: number;
   notes?: string;
+  /** A check over the cases of the other rows (not counted again in the total). */
+  overAll?: boolean;
 }
 
 export interface SecurityEntry {

@@ -85,6 +85,7 @@ maybe(
         await sleep(500);
         await redis!.start();
         const backAt = Date.now();
+        downMs = backAt - downAt;
         const ready = await eventually(
           async () => [await readiness(product), await readiness(distributor)],
           ([p, d]) => p!.body.checks?.redis === 'up' && d!.status === 200,
