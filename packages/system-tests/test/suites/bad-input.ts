@@ -110,6 +110,32 @@ export function badInputSuite(system: () => TestSystem): void {
       expect(login.status).toBe(401); // nobody was registered
     });
 
+    test('when clients are still sending big bodies as the 413 comes, then each gets the 413, not a broken connection', async () => {
+      // The gateway answers before the body is in; cutting the socket then reset the upload under the
+      // client, which reported EPIPE instead of the 413 (a 4 MB upload 2 times in 3, chunked 1 in 4).
+      const upload = async (headers: Record<string, string>, body: RequestInit['body']) => {
+        try {
+          const res = await fetch(`${ts.gatewayUrl}/members`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body,
+            duplex: 'half',
+            signal: AbortSignal.timeout(10_000),
+          } as RequestInit);
+          await res.arrayBuffer();
+          return res.status;
+        } catch (err) {
+          return (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as Error).message;
+        }
+      };
+      const answers: (number | string)[] = [];
+      for (let n = 0; n < 8; n++) {
+        answers.push(await upload({}, 'x'.repeat(4 * 1024 * 1024)));
+        answers.push(await upload({ 'idempotency-key': `big-${n}` }, chunked(big)));
+      }
+      expect(answers).toEqual(Array(16).fill(413));
+    });
+
     test('when a body over the limit is sent straight to a service, then 413 JSON', async () => {
       const answer = await call(memberUrl, 'POST', '/members', {
         body: big,
