@@ -27,7 +27,8 @@ import { spawnService, startBenchSystem, type OwnInstance } from './system';
 
 interface Target {
   name: string;
-  kind: 'direct' | 'ours' | 'native' | 'node';
+  /** diagnostic: a variant of ours that shows what one piece of its work costs; in no verdict. */
+  kind: 'direct' | 'ours' | 'diagnostic' | 'native' | 'node';
   url: string;
   headers: Record<string, string>;
   /** Where the hop's CPU is spent (empty for direct). */
@@ -106,6 +107,21 @@ export async function hop(ctx: BenchContext): Promise<Section> {
         pids: () => [gateway.pid],
       },
     ];
+    // The same gateway with its access log off (LOG_LEVEL=warn), to show what one log line per request costs.
+    const quiet = await spawnService(sys, 'gateway', {
+      cpus: cpu,
+      env: { ...NO_SHIPPING, LOG_LEVEL: 'warn' },
+      logFile: ctx.log('hop-gateway-quiet.log'),
+    });
+    started.push(quiet);
+    await waitForRoute(quiet.url, '/products?limit=1');
+    targets.push({
+      name: 'our gateway, member token, no access log',
+      kind: 'diagnostic',
+      url: quiet.url,
+      headers: { authorization: `Bearer ${memberToken}` },
+      pids: () => [quiet.pid],
+    });
     if (haveNative.nginx) {
       const p = await startNginx(ctx, upstream.port, cpu);
       started.push(p.proc);
@@ -287,6 +303,16 @@ function tabulate(targets: Target[], samples: Sample[], sweeps: number) {
     verdict.push(
       `The JWT check (a cached member token) costs ${fixed(ourCpu - pubCpu)} µs of gateway CPU per request ` +
         `(${fixed(ourCpu)} vs ${fixed(pubCpu)}); a first sight of a token costs one ES256 verification (75–130 µs per the brief).`,
+    );
+  }
+  const diag = targets.find((t) => t.kind === 'diagnostic');
+  if (diag) {
+    const diagCpu = median(of(diag.name).map((s) => s.hopCpuUs));
+    verdict.push(
+      `The access log (one JSON line per request) costs ${fixed(ourCpu - diagCpu)} µs of gateway CPU per request ` +
+        `(${fixed(ourCpu)} with it, ${fixed(diagCpu)} without, member token both); without it the gateway reaches ` +
+        `${ratioIn(diag.name, directName).toFixed(2)}× direct` +
+        (nginx ? ` and ${ratioIn(diag.name, nginx.name).toFixed(2)}× nginx.` : '.'),
     );
   }
   return { table, verdict, missed };

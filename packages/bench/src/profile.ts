@@ -66,6 +66,39 @@ export function areaOf(functionName: string, file: string): string {
   return svc ? `${svc[1]}/${svc[2]}` : file;
 }
 
+const BUCKETS: [string, (s: SelfTime) => boolean][] = [
+  [
+    'access log (pino, sonic-boom, file writes)',
+    (s) => /^(pino|sonic-boom|thread-stream)/.test(s.area) || s.name.startsWith('writeString'),
+  ],
+  ['metrics (prom-client)', (s) => s.area === 'prom-client'],
+  ['rate limiter', (s) => s.area === 'rate-limiter-flexible'],
+  ['token caches (lru-cache, jose)', (s) => s.area === 'lru-cache' || s.area === 'jose'],
+  [
+    'gateway and kit code',
+    (s) => /^(services|packages)\//.test(s.area) || s.area.startsWith('@msa/') || s.area === 'find-my-way',
+  ],
+  ['garbage collection', (s) => s.area === '(garbage collector)'],
+  [
+    "Node's HTTP, streams, sockets, event loop",
+    (s) =>
+      /^node:(_http|http|streams|net|events|process|async_hooks|timers|buffer|stream)/.test(s.area) ||
+      s.area === 'native (V8/libuv)' ||
+      s.area === '(program)',
+  ],
+];
+
+/** Shares of busy time by what the work is for (first matching bucket; the rest is "other"). */
+export function buckets(all: SelfTime[]): [string, number][] {
+  const total = all.reduce((n, s) => n + s.micros, 0) || 1;
+  const sums = new Map<string, number>();
+  for (const s of all) {
+    const name = BUCKETS.find(([, test]) => test(s))?.[0] ?? 'other';
+    sums.set(name, (sums.get(name) ?? 0) + s.micros);
+  }
+  return [...sums.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / total]);
+}
+
 /** Markdown lines: the top functions by self time and the share per area. */
 export function summarizeProfile(profile: CpuProfile, top = 15, fromUs = 0, toUs = Infinity): string[] {
   const all = selfTimes(profile, fromUs, toUs);
@@ -77,7 +110,12 @@ export function summarizeProfile(profile: CpuProfile, top = 15, fromUs = 0, toUs
     .sort((a, b) => b[1] - a[1])
     .slice(0, 10)
     .map(([a, us]) => [a, pct(us)]);
+  const shares = buckets(all)
+    .map(([k, v]) => `${k} ${fixed(v * 100)} %`)
+    .join(' · ');
   return [
+    `Busy time by purpose: ${shares}.`,
+    '',
     `CPU profile of the gateway under the member-token load (\`node --cpu-prof\`), the measured run only, busy time (${fixed(total / 1000)} ms sampled):`,
     '',
     markdownTable(['area', 'self time'], areaRows),

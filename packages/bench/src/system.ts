@@ -53,6 +53,8 @@ export interface OwnInstance extends Spawned {
   port: number;
   /** From the spawn to the first 200 of /health/ready (the kit answers it once started and registered). */
   readyMs: number;
+  /** Date.now() at the spawn, to place the instance's own log times. */
+  spawnedAtWall: number;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function spawnService(
   };
   const main = path.join(REPO_ROOT, 'services', service, 'dist', 'main.js');
   const spawnedAt = performance.now();
+  const spawnedAtWall = Date.now();
   const proc = spawnPinned(process.execPath, [...(opts.nodeArgs ?? []), main], {
     cpus: opts.cpus,
     env,
@@ -94,5 +97,5 @@ export async function spawnService(
       throw new Error(`${service} exited (${code}) before it was ready; see ${opts.logFile}`);
     }),
   ]);
-  return { ...proc, url, port, readyMs: performance.now() - spawnedAt };
+  return { ...proc, url, port, readyMs: performance.now() - spawnedAt, spawnedAtWall };
 }

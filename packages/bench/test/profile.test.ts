@@ -1,4 +1,4 @@
-import { areaOf, selfTimes } from '../src/profile';
+import { areaOf, buckets, selfTimes } from '../src/profile';
 
 const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
 
@@ -46,5 +46,23 @@ describe('areaOf', () => {
     expect(areaOf('x', 'node:events')).toBe('node:events');
     expect(areaOf('(garbage collector)', '')).toBe('(garbage collector)');
     expect(areaOf('writev', '')).toBe('native (V8/libuv)');
+  });
+});
+
+describe('buckets', () => {
+  it('sorts busy time by purpose, the unknown under other', () => {
+    const shares = buckets([
+      { name: 'writeString', area: 'native (V8/libuv)', micros: 20 },
+      { name: 'asJson', area: 'pino', micros: 10 },
+      { name: 'writev', area: 'native (V8/libuv)', micros: 50 },
+      { name: 'handle', area: 'services/gateway', micros: 15 },
+      { name: 'x', area: 'left-pad', micros: 5 },
+    ]);
+    expect(shares).toEqual([
+      ["Node's HTTP, streams, sockets, event loop", 0.5],
+      ['access log (pino, sonic-boom, file writes)', 0.3],
+      ['gateway and kit code', 0.15],
+      ['other', 0.05],
+    ]);
   });
 });
