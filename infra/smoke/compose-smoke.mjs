@@ -369,6 +369,15 @@ async function main() {
     body: { productId: made.body.id, quantity: 1 },
   });
   check(buy3.status === 201, 'a purchase after the distributor restart → 201', buy3);
+  // 9. Node is PID 1 and handles SIGTERM: `docker stop` ends a purchase container cleanly (exit 0, not 137).
+  const stopping = containers('purchase')[0];
+  docker('stop', '-t', '25', stopping);
+  const [stopped] = inspect([stopping]);
+  check(
+    stopped.State.ExitCode === 0,
+    'docker stop: the purchase container exits 0 on SIGTERM',
+    stopped.State.ExitCode,
+  );
   log('all checks passed');
 }
 
