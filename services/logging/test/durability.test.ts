@@ -50,6 +50,33 @@ withRedis('durability through a Redis stream (real Redis)', () => {
     }
   });
 
+  it('when the stream is deleted under it (a Redis restarted without persistence), then it makes its group again and goes on', async () => {
+    const prefix = uniquePrefix();
+    const svc = await startLogging({ REDIS_KEY_PREFIX: prefix });
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      const call = client(svc.url);
+      await call('POST', '/internal/logs', { body: { lines: [line({ requestId: 'before-flush' })] } });
+      await drained(svc);
+      await redis.del(`${prefix}logging:lines`);
+      expect(
+        (await call('POST', '/internal/logs', { body: { lines: [line({ requestId: 'after-flush' })] } }))
+          .status,
+      ).toBe(202);
+      await drained(svc);
+      for (let i = 0; i < 100; i++) {
+        const res = await call('GET', '/internal/logs?requestId=after-flush');
+        if (res.body.items.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await call('GET', '/internal/logs?requestId=after-flush')).body.items).toHaveLength(1);
+    } finally {
+      await svc.stop();
+      await redis.del(`${prefix}logging:lines`);
+      redis.disconnect();
+    }
+  });
+
   it('when Redis is down, then intake answers 503 and the sender keeps its lines', async () => {
     const svc = await startLogging({ REDIS_URL: 'redis://127.0.0.1:1' });
     try {

@@ -90,6 +90,9 @@ export function fakeElasticsearch() {
     return { hits: { total: { value: hits.length, relation: 'eq' }, hits } };
   });
 
-  const options: Partial<ClientOptions> = { Connection: mock.getConnection() as never, maxRetries: 2 };
+  const options: Partial<ClientOptions> = {
+    Connection: mock.getConnection() as never,
+    maxRetries: 2,
+  };
   return { mock, docs, bulkBodies, templates, searches, state, options };
 }

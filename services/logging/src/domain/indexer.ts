@@ -76,7 +76,7 @@ export class Indexer {
     this.onIndexed(result.done.length, result.rejected.length);
     if (!this.stats.sinkUp) {
       this.stats.sinkUp = true;
-      this.logger.info({ sink: this.sink.kind }, 'log sink reachable again; indexing the waiting lines');
+      this.logger.info({ sink: this.sink.kind }, 'indexing again: the waiting lines go in now');
     }
     if (result.retry.length) {
       // Only these go again, after a short wait (the sink said it was busy).
@@ -92,7 +92,7 @@ export class Indexer {
     this.stats.lastError = message;
     if (this.stats.sinkUp) {
       this.stats.sinkUp = false;
-      this.logger.warn({ err: message }, 'log sink unreachable; lines wait in the queue');
+      this.logger.warn({ err: message }, 'indexing paused: lines wait in the queue until it works again');
     }
   }
 

@@ -57,6 +57,16 @@ export class RedisQueue implements LineQueue {
   }
 
   async next(max: number): Promise<QueuedLine[]> {
+    try {
+      return await this.nextInGroup(max);
+    } catch (err) {
+      // The stream was deleted under us (FLUSHALL, a Redis without persistence restarted): make the group again.
+      if (/NOGROUP/.test((err as Error).message)) this.groupReady = false;
+      throw err;
+    }
+  }
+
+  private async nextInGroup(max: number): Promise<QueuedLine[]> {
     await this.ensureGroup();
     if (Date.now() - this.lastClaim > this.o.claimIdleMs / 2) {
       this.lastClaim = Date.now();
