@@ -1,7 +1,18 @@
 // The route definitions of a service, read without starting it: its `routes(ctx)` is called with a
-// context whose parts are placeholders. Building the routes only keeps references to them (a pool, a
-// cache); a route definition that touches one at build time fails here loudly, naming it.
-import { loadConfig, type RouteDef, type ServiceContext, type ServiceDefinition } from '@msa/service-kit';
+// context of real parts that do no I/O until used (an in-memory cache, a silent logger, an empty
+// registry) and placeholders for the rest (the database, metrics): building the routes only keeps
+// references to those, and a route definition that uses one at build time fails here, naming it.
+import {
+  createLogger,
+  EmptyRegistry,
+  InternalClient,
+  InternalTokens,
+  loadConfig,
+  MemoryCache,
+  type RouteDef,
+  type ServiceContext,
+  type ServiceDefinition,
+} from '@msa/service-kit';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteDef<any, any, any>;
@@ -35,19 +46,28 @@ export function routesOf(def: ServiceDefinition<any>): ServiceRoutes {
     NODE_ENV: 'development',
     INTERNAL_TOKEN_SECRET: 'openapi-document-generation-only-0123456789',
   });
+  const instanceId = `${def.name}-openapi`;
+  const registry = new EmptyRegistry();
+  const tokens = new InternalTokens(def.name, config.INTERNAL_TOKEN_SECRET);
   const ctx = {
     name: def.name,
-    instanceId: `${def.name}-openapi`,
+    instanceId,
     version: def.version ?? '0.0.0',
     config,
     ready: false,
     redis: null,
-    ...Object.fromEntries(
-      ['logger', 'db', 'cache', 'registry', 'http', 'tokens', 'metrics'].map((part) => [
-        part,
-        placeholder(def.name, part),
-      ]),
-    ),
+    cache: new MemoryCache(),
+    logger: createLogger({
+      service: def.name,
+      instanceId,
+      level: 'silent',
+      destination: { write: () => undefined },
+    }),
+    registry,
+    tokens,
+    http: new InternalClient(registry, tokens),
+    db: placeholder(def.name, 'db'),
+    metrics: placeholder(def.name, 'metrics'),
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
   } as unknown as ServiceContext<any>;
   return { service: def.name, version: def.version ?? '0.0.0', routes: def.routes?.(ctx) ?? [] };

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { startService, z, type RouteSpec, type ServiceDefinition } from '@msa/service-kit';
+import {
+  startService,
+  z,
+  type RouteSpec,
+  type RunningService,
+  type ServiceDefinition,
+} from '@msa/service-kit';
 import { createTestDatabase, signTestToken, testEnv, type TestDatabase } from '@msa/service-kit/testing';
 import { service as distributorService } from '@msa/distributor/dist/service';
 import { service as memberService } from '@msa/member/dist/service';
@@ -38,7 +44,6 @@ describe('docs/openapi.json', () => {
 
 // The real services, registered at a real distributor: the document must list exactly what they expose.
 describe('the document against the running services', () => {
-  const running: Array<{ url: string; stop(): Promise<void> }> = [];
   const databases: TestDatabase[] = [];
   let distributorUrl: string;
   let memberUrl: string;
@@ -47,27 +52,33 @@ describe('the document against the running services', () => {
   let registered: Map<string, RouteSpec[]>;
   const doc = buildDocument();
 
+  // Every start is tracked from its first moment, so a start-up that fails or outlasts the hook's
+  // bound is still stopped in afterAll (a half-started service would keep Jest from exiting).
+  const starting: Array<Promise<Pick<RunningService, 'url' | 'whenReady' | 'stop'>>> = [];
+
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async function start(def: ServiceDefinition<any>, env: Record<string, string> = {}) {
-    const db = await createTestDatabase();
-    databases.push(db);
-    const svc = await startService(def, {
-      env: testEnv({ DISTRIBUTOR_URL: distributorUrl, DATABASE_URL: db.url, ...env }),
-      waitReady: true,
-    });
-    running.unshift(svc);
+  async function start(def: ServiceDefinition<any>, env: Record<string, string | undefined>) {
+    const started = startService(def, { env: testEnv(env) });
+    starting.push(started);
+    const svc = await started;
+    await svc.whenReady();
     return svc.url;
   }
 
+  async function startWithDatabase(def: Parameters<typeof start>[0], env: Record<string, string> = {}) {
+    const db = await createTestDatabase();
+    databases.push(db);
+    return start(def, { DISTRIBUTOR_URL: distributorUrl, DATABASE_URL: db.url, ...env });
+  }
+
+  // Start-up is bounded generously (four services and three databases on a busy CI machine); the
+  // assertions themselves are not timed.
   beforeAll(async () => {
-    const distributor = await startService(distributorService, { env: testEnv(), waitReady: true });
-    running.push(distributor);
-    distributorUrl = distributor.url;
-    [memberUrl, productUrl] = await Promise.all([
-      start(memberService),
-      start(productService, { SEED_CATALOG: 'false' }),
-    ]);
-    purchaseUrl = await start(purchaseService);
+    distributorUrl = await start(distributorService, {});
+    // One after the other: embedded databases start in this process and would compete for its one thread.
+    memberUrl = await startWithDatabase(memberService);
+    productUrl = await startWithDatabase(productService, { SEED_CATALOG: 'false' });
+    purchaseUrl = await startWithDatabase(purchaseService);
 
     const res = await fetch(`${distributorUrl}/registry/services`, {
       headers: { 'x-internal-token': await signTestToken() },
@@ -76,12 +87,14 @@ describe('the document against the running services', () => {
     registered = new Map(
       Object.entries(body.services).map(([name, instances]) => [name, instances[0]?.routes ?? []]),
     );
-  });
+  }, 180_000);
 
   afterAll(async () => {
-    for (const svc of running) await svc.stop();
+    const started = await Promise.allSettled(starting);
+    // The distributor (started first) stops last.
+    for (const result of started.reverse()) if (result.status === 'fulfilled') await result.value.stop();
     await Promise.all(databases.map((db) => db.drop()));
-  });
+  }, 60_000);
 
   it('lists every public route the services register, and nothing else', () => {
     expect([...registered.keys()].sort()).toEqual(['member', 'product', 'purchase']);
