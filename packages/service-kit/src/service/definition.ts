@@ -8,6 +8,7 @@ import type { Cache } from '../cache/cache';
 import type { Redis } from '../cache/redis';
 import type { InternalClient } from '../client/internal-client';
 import type { ConfigOf, ConfigShape } from '../config/config';
+import type { LogBuffer } from '../log/logger';
 import type { Caller } from '../log/request-context';
 import type { ServiceMetrics } from '../metrics/metrics';
 import type { HttpMethod, RouteAuth } from '../registry/types';
@@ -86,6 +87,11 @@ export interface ServiceDefinition<S extends ConfigShape | undefined = undefined
    * the logging service itself says false, or it would log about logging in a loop).
    */
   shipLogs?: boolean;
+  /**
+   * Batch this service's stdout log writes (default: none, each line is written at once). For a service that logs a
+   * line per request at high rates: the gateway's access log.
+   */
+  logBuffer?: LogBuffer;
   /** Ask the internal token on every route (default true; health and metrics are always open). */
   requireInternalToken?: boolean;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -73,7 +73,13 @@ export async function startService<S extends ConfigShape | undefined>(
           maxBuffered: config.LOG_SHIPPING_BUFFER,
         })
       : undefined;
-  const logger = createLogger({ service: def.name, instanceId, level: config.LOG_LEVEL, shipper });
+  const logger = createLogger({
+    service: def.name,
+    instanceId,
+    level: config.LOG_LEVEL,
+    shipper,
+    buffer: def.logBuffer,
+  });
   shipper?.setReporter((level, fields, message) => logger[level](fields, message));
   const metrics = new ServiceMetrics(def.name, instanceId);
   shipper?.registerMetrics(metrics.registry);
