@@ -213,20 +213,23 @@ async function main() {
     );
   }
 
-  // 3. HTTP redirects to HTTPS; /internal is not reachable through the gateway.
-  const redirect = await new Promise((resolve, reject) =>
-    http
-      .get({ host: '127.0.0.1', port: HTTP_PORT, path: '/products' }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode, location: res.headers.location });
-      })
-      .on('error', reject),
-  );
-  check(
-    redirect.status === 308 && /^https:/.test(redirect.location ?? ''),
-    'plain HTTP answers 308 to HTTPS',
-    redirect,
-  );
+  // 3. HTTP redirects to HTTPS (the gateway's metrics included: they are for the private network only);
+  //    /internal is not reachable through the gateway.
+  for (const path of ['/products', '/metrics']) {
+    const redirect = await new Promise((resolve, reject) =>
+      http
+        .get({ host: '127.0.0.1', port: HTTP_PORT, path }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, location: res.headers.location });
+        })
+        .on('error', reject),
+    );
+    check(
+      redirect.status === 308 && /^https:/.test(redirect.location ?? ''),
+      `plain HTTP ${path} answers 308 to HTTPS`,
+      redirect,
+    );
+  }
   for (const path of ['/internal/routes', '/internal/jwks', '/internal/reservations', '/%69nternal/jwks']) {
     const res = await request('GET', path);
     check(res.status === 404, `GET ${path} through the gateway → 404`, res.status);

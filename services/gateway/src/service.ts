@@ -6,6 +6,7 @@ import type { JSONWebKeySet } from 'jose';
 import { sendError } from './proxy/errors';
 import { createGateway, type Gateway } from './proxy/handler';
 import { resolveRequestId } from './proxy/request-id';
+import { listenRedirect, portOf } from './redirect-server';
 import { loadTls } from './tls';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -20,6 +21,11 @@ export const config = {
   HTTPS_PUBLIC_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
   /** true: plain HTTP answers 308 to HTTPS (health, metrics and internal calls aside). */
   HTTP_REDIRECT: z.stringbool().default(false),
+  /**
+   * A plain-HTTP port that only redirects to HTTPS: the one to publish as port 80, so that PORT (metrics,
+   * internal routes) stays on the private network. Unset: none; 0 picks a free port.
+   */
+  REDIRECT_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
   /** Both or neither; neither → a development certificate generated under DATA_DIR. */
   TLS_CERT_FILE: optionalString,
   TLS_KEY_FILE: optionalString,
@@ -48,7 +54,7 @@ function gatewayOf(ctx: Ctx): Gateway {
 }
 
 /** Where HTTPS listens, once it does (main.ts passes it on to the local runner). */
-export const listening: { httpsUrl?: string } = {};
+export const listening: { httpsUrl?: string; redirectPort?: number } = {};
 
 export const service = defineService({
   name: 'gateway',
@@ -136,9 +142,17 @@ export const service = defineService({
       { httpsUrl: listening.httpsUrl, certificate: tls.source, certPath: tls.certPath },
       'gateway HTTPS listening',
     );
+    const publicHttpsPort = ctx.config.HTTPS_PUBLIC_PORT ?? httpsPort;
+    const redirect =
+      ctx.config.REDIRECT_PORT === undefined
+        ? undefined
+        : await listenRedirect(ctx.config.REDIRECT_PORT, ctx.config.HOST, () => publicHttpsPort);
+    if (redirect) listening.redirectPort = portOf(redirect);
+    if (redirect) ctx.logger.info({ port: portOf(redirect) }, 'gateway HTTP→HTTPS redirect listening');
     const stopWatching = endStatusStreamsOnShutdown(ctx, gw);
     return async () => {
       stopWatching();
+      if (redirect) await closeServer(redirect, ctx.config.SHUTDOWN_TIMEOUT_MS);
       await closeServer(server as unknown as Server, ctx.config.SHUTDOWN_TIMEOUT_MS);
       gw.close();
     };

@@ -129,6 +129,29 @@ describe('the gateway service, started through the kit', () => {
     }
   });
 
+  it('when REDIRECT_PORT is set, then that port only redirects to HTTPS: no metrics, no proxying, liveness aside', async () => {
+    const svc = await startService(service, {
+      env: testEnv({ HTTPS_PORT: '0', DATA_DIR: 'memory', REDIRECT_PORT: '0', HTTPS_PUBLIC_PORT: '8443' }),
+      waitReady: true,
+    });
+    try {
+      const redirectUrl = `http://127.0.0.1:${listening.redirectPort}`;
+      for (const path of ['/metrics', '/products?page=2', '/internal/routes', '/status']) {
+        const res = await call(redirectUrl, path, { headers: { host: 'shop.example' } });
+        expect(res.status).toBe(308);
+        expect(res.headers.location).toBe(`https://shop.example:8443${path}`);
+      }
+      expect((await call(redirectUrl, '/health/live')).status).toBe(200);
+      const bad = await call(redirectUrl, '/products', { headers: { host: 'evil/"x' } });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.code).toBe('BAD_REQUEST');
+      // The gateway's own port still serves its metrics to the private network.
+      expect((await call(svc.url, '/metrics')).status).toBe(200);
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('when a setting is wrong, then start-up fails naming it', async () => {
     await expect(
       startService(service, { env: testEnv({ HTTP_REDIRECT: 'maybe', RATE_LIMIT_POINTS: '-1' }) }),

@@ -5,7 +5,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Exchange, Forwarder } from './forward';
-import { securityHeaders } from './headers';
+import { httpsLocation, securityHeaders } from './headers';
 import { isInternalPath, originForm } from './internal-path';
 import { InternalTokens, type TokenSigner } from './internal-token';
 import { InvalidTokenError, JwtVerifier, KeysUnavailableError, type MemberClaims } from './jwt-cache';
@@ -64,8 +64,6 @@ export interface Gateway {
   closeStatusStreams(): void;
   close(): void;
 }
-
-const HOST_HEADER = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /** Builds the proxy: the registry's live routing table and the request path through it, as one handler. */
 export function createGateway(opts: GatewayOptions): Gateway {
@@ -336,13 +334,11 @@ function shortPath(path: string): string {
 }
 
 function redirect(ex: Exchange, port: number): void {
-  const host = ex.req.headers.host;
-  if (host === undefined || !HOST_HEADER.test(host)) {
+  const location = httpsLocation(ex.req.headers.host, port, ex.path);
+  if (location === null) {
     ex.fail(400, 'BAD_REQUEST', 'a valid Host header is needed to redirect to HTTPS');
     return;
   }
-  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
-  const location = `https://${hostname}${port === 443 ? '' : ':' + port}${ex.path}`;
   ex.res.writeHead(308, [
     'location',
     location,

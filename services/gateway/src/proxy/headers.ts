@@ -17,6 +17,15 @@ export function securityHeaders(secure: boolean): readonly string[] {
   return secure ? SECURITY_HTTPS : SECURITY_HTTP;
 }
 
+const HOST_HEADER = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/** Where a plain-HTTP request goes on HTTPS; null when its Host header is missing or not a host (no open redirect). */
+export function httpsLocation(host: string | undefined, port: number, path: string): string | null {
+  if (host === undefined || !HOST_HEADER.test(host)) return null;
+  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return `https://${hostname}${port === 443 ? '' : ':' + port}${path}`;
+}
+
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded; the x-forwarded-* family,
 // x-request-id and x-internal-token are set by the gateway alone, so a client cannot forge them.
 const DROP_FROM_CLIENT = new Set([
