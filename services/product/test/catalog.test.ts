@@ -206,6 +206,7 @@ describe(`catalogue (${DB_KIND})`, () => {
       ['an empty name', 'body.name', product({ name: '   ' })],
       ['a negative price', 'body.price', product({ price: -1 })],
       ['three decimals', 'body.price', product({ price: 1.005 })],
+      ['a tiny fraction of a cent', 'body.price', product({ price: 2.6e-219 })],
       ['a price as a string', 'body.price', product({ price: '10' })],
       ['fractional stock', 'body.stock', product({ stock: 1.5 })],
       ['negative stock', 'body.stock', product({ stock: -1 })],

@@ -42,7 +42,11 @@ const MAX_PRICE = 9_999_999_999.99;
 const MAX_STOCK = 1_000_000;
 
 // 19.99 * 100 is 1998.9999999999998 in floating point: compare with a tolerance, not ===.
-const hasAtMostTwoDecimals = (v: number) => Math.abs(v * 100 - Math.round(v * 100)) < 1e-6;
+// Whole cents, as numeric(12,2) stores them: a price like 1e-300 is within 1e-6 of 0 cents but is not 0.
+const hasAtMostTwoDecimals = (v: number) => {
+  const cents = Math.round(v * 100);
+  return Math.abs(v * 100 - cents) < 1e-6 && (cents !== 0 || v === 0);
+};
 
 const price = z.number().min(0).max(MAX_PRICE).refine(hasAtMostTwoDecimals, 'must have at most 2 decimals');
 const name = z.string().trim().min(1).max(200);
