@@ -82,7 +82,9 @@ export async function hop(ctx: BenchContext): Promise<Section> {
     if (!product) throw new Error('no product in the catalogue');
     const productPath = `/products/${product.id}`;
     const internal = await new InternalTokens('bench', sys.system.internalTokenSecret, 3600).sign();
-    const direct = { 'x-internal-token': internal };
+    // The request id a gateway would add: with it the upstream writes its request log line (the kit logs requests
+    // that carry one), so it does the same work whichever path a request took. Our gateway makes its own.
+    const direct = { 'x-internal-token': internal, 'x-request-id': 'bench-hop' };
 
     const targets: Target[] = [
       {
