@@ -4,3 +4,11 @@ export { createEmbeddedPostgres } from './embedded-postgres';
 export { databaseNameFor } from './databases';
 export type { KitMessage } from './ipc';
 export { UsageError } from './services';
+export {
+  startIsolatedSystem,
+  freePort,
+  dropDatabases,
+  deleteRedisKeys,
+  type IsolatedSystem,
+  type IsolatedSystemOptions,
+} from './isolated-system';

@@ -35,7 +35,8 @@ const server = http.createServer((req, res) => {
   res.end(JSON.stringify({ service, instanceId, pid: process.pid, env: {
     NODE_ENV: e.NODE_ENV, HOST: e.HOST, PORT: e.PORT, HTTPS_PORT: e.HTTPS_PORT, DATA_DIR: e.DATA_DIR,
     DISTRIBUTOR_URL: e.DISTRIBUTOR_URL, DATABASE_URL: e.DATABASE_URL, REDIS_URL: e.REDIS_URL,
-    INTERNAL_TOKEN_SECRET: e.INTERNAL_TOKEN_SECRET, LOG_LEVEL: e.LOG_LEVEL } }));
+    INTERNAL_TOKEN_SECRET: e.INTERNAL_TOKEN_SECRET, LOG_LEVEL: e.LOG_LEVEL,
+    REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX } }));
 });
 server.listen(Number(process.env.PORT), process.env.HOST, () => {
   const url = 'http://' + process.env.HOST + ':' + server.address().port;

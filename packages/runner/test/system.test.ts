@@ -1,5 +1,11 @@
 import { Client } from 'pg';
-import { startSystem, StartFailure, type RunningSystem, type StartSystemOptions } from '../src';
+import {
+  dropDatabases,
+  startSystem,
+  StartFailure,
+  type RunningSystem,
+  type StartSystemOptions,
+} from '../src';
 import { isAlive, makeRoot, testEnv, type FakeServiceOptions } from './fake-services';
 
 interface Started {
@@ -34,18 +40,7 @@ async function start(
 // On a real server the runner creates <prefix>_<service> databases; leave nothing behind.
 const prefix = `runner_${process.pid}`;
 afterAll(async () => {
-  if (!process.env.DATABASE_URL) return;
-  const admin = new Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE datname LIKE $1',
-      [`${prefix}\\_%`],
-    );
-    for (const { datname } of rows) await admin.query(`DROP DATABASE "${datname}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+  if (process.env.DATABASE_URL) await dropDatabases(process.env.DATABASE_URL, prefix);
 });
 
 afterEach(async () => {
