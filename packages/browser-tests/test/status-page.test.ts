@@ -1,12 +1,9 @@
 // The status page in a real browser: the built services as processes (the local runner), headless Chromium
 // (playwright-core), an admin signing in, every service on the page, and an instance killed turning red.
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { startSystem, type RunningSystem } from '@msa/runner';
-import { createLogger, createRedis } from '@msa/service-kit';
-import { Client } from 'pg';
+import { startIsolatedSystem, type IsolatedSystem, type RunningSystem } from '@msa/runner';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -19,14 +16,9 @@ const LEASE_MS = 3000;
 /** Where the screenshot goes (a temporary file; docs/status-page.png is made with SCREENSHOT_PATH=$PWD/docs/status-page.png). */
 const SCREENSHOT = path.resolve(process.env.SCREENSHOT_PATH || path.join(tmpdir(), 'msa-status-page.png'));
 
-const id = `${process.pid}_${randomBytes(3).toString('hex')}`;
-const databasePrefix = `browser_${id}`;
-const redisPrefix = `browser:${id}:`;
-// A root of its own whose services/ is this checkout's: its .data (embedded databases, certificate) is shared
-// with nobody, not even `npm start` in this checkout.
-const rootDir = mkdtempSync(path.join(tmpdir(), 'msa-browser-'));
 const profileDir = mkdtempSync(path.join(tmpdir(), 'msa-chromium-'));
 
+let isolated: IsolatedSystem | undefined;
 let system: RunningSystem | undefined;
 let browser: BrowserContext | undefined;
 let page: Page;
@@ -39,55 +31,55 @@ const describeWithChromium = haveChromium ? describe : describe.skip;
 
 describeWithChromium('the status page in a browser', () => {
   beforeAll(async () => {
-    symlinkSync(SERVICES_DIR, path.join(rootDir, 'services'), 'dir');
-    const [started, context] = await Promise.all([
-      startSystem({
-        rootDir,
+    // Each is kept as soon as it is up, so that afterAll stops it even when the other one failed.
+    await Promise.all([
+      startIsolatedSystem({
+        name: 'browser',
+        servicesDir: SERVICES_DIR,
         only: SERVICES,
         scale: { product: 2 },
         quiet: true,
-        databasePrefix,
         startTimeoutMs: 60_000,
         stopTimeoutMs: 5000,
         env: {
           ...process.env,
-          DISTRIBUTOR_PORT: '0',
-          GATEWAY_PORT: '0',
-          GATEWAY_HTTPS_PORT: '0',
           LOG_LEVEL: 'warn',
-          REDIS_KEY_PREFIX: redisPrefix,
           REGISTRY_LEASE_MS: String(LEASE_MS),
           ADMIN_EMAIL: ADMIN.email,
           ADMIN_PASSWORD: ADMIN.password,
           SHUTDOWN_TIMEOUT_MS: '3000',
         },
-      }),
-      chromium.launchPersistentContext(profileDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-        ignoreHTTPSErrors: true, // the development certificate is self-signed
-        viewport: { width: 1280, height: 900 },
-      }),
+      }).then((started) => (isolated = started)),
+      chromium
+        .launchPersistentContext(profileDir, {
+          executablePath: CHROMIUM,
+          headless: true,
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+          ignoreHTTPSErrors: true, // the development certificate is self-signed
+          viewport: { width: 1280, height: 900 },
+        })
+        .then((context) => (browser = context)),
     ]);
-    system = started;
-    browser = context;
-    page = context.pages()[0] ?? (await context.newPage());
+    system = isolated!.system;
+    page = browser!.pages()[0] ?? (await browser!.newPage());
   }, 90_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await system?.stop();
-    await cleanUp();
+    try {
+      await browser?.close();
+      await isolated?.stop();
+    } finally {
+      rmSync(profileDir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   test('when an admin signs in, then every service shows; when an instance is killed, then it turns red', async () => {
@@ -136,39 +128,3 @@ describeWithChromium('the status page in a browser', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   }, 60_000);
 });
-
-async function cleanUp(): Promise<void> {
-  rmSync(rootDir, { recursive: true, force: true });
-  rmSync(profileDir, { recursive: true, force: true });
-  if (process.env.DATABASE_URL) {
-    const admin = new Client({ connectionString: process.env.DATABASE_URL });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query<{ datname: string }>(
-        'SELECT datname FROM pg_database WHERE datname LIKE $1',
-        [`${databasePrefix}\\_%`],
-      );
-      for (const { datname } of rows) await admin.query(`DROP DATABASE "${datname}" WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
-  }
-  if (process.env.REDIS_URL) {
-    const redis = createRedis(
-      process.env.REDIS_URL,
-      createLogger({ service: 'browser-tests', instanceId: 'cleanup', level: 'silent' }),
-    );
-    try {
-      await redis.connect();
-      let cursor = '0';
-      for (let round = 0; round < 1000; round++) {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 500);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-        if (cursor === '0') break;
-      }
-    } finally {
-      redis.disconnect();
-    }
-  }
-}
