@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SupervisedProcess, type RestartPolicy } from './process';
+import { MAX_INSTANCES } from './services';
 
 /** The built server script; under Jest (running src/) the compiled one in dist/. */
 export function pgliteServerScript(): string {
@@ -12,7 +13,7 @@ export interface EmbeddedPostgresOptions {
   service: string;
   /** The PGlite data folder, e.g. <repo>/.data/<service>/pgdata. */
   dataDir: string;
-  /** How many instances will connect; each gets room for a pool of 16 connections. */
+  /** How many instances connect at start; each gets room for a pool of 16 connections (see maxConnections). */
   instances?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -22,6 +23,15 @@ export interface EmbeddedPostgresOptions {
 }
 
 const CONNECTIONS_PER_INSTANCE = 16;
+
+/**
+ * Room for every instance the service may ever have, not only those planned at start: addInstance (tests,
+ * benchmarks) adds more later, and a server started with too few refuses their pools ("Too many connections").
+ * The limit is only a count; an unused slot costs nothing.
+ */
+export function maxConnections(plannedInstances = 1): number {
+  return CONNECTIONS_PER_INSTANCE * Math.max(MAX_INSTANCES, plannedInstances);
+}
 
 /**
  * A supervised embedded Postgres for one service. Its `ready` info carries the postgres:// URL.
@@ -43,7 +53,7 @@ export function createEmbeddedPostgres(options: EmbeddedPostgresOptions): Superv
       '--port',
       String(lastPort),
       '--max-connections',
-      String(CONNECTIONS_PER_INSTANCE * Math.max(1, options.instances ?? 1)),
+      String(maxConnections(options.instances)),
     ],
     env: { ...(options.env ?? process.env), NODE_ENV: 'development' },
     cwd: options.cwd ?? process.cwd(),

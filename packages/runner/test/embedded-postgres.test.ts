@@ -33,6 +33,28 @@ describe('embedded Postgres server', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
+  test('when planned for one instance, then it still takes the pools of instances added later (42 connections)', async () => {
+    const server = createEmbeddedPostgres({
+      service: 'shop',
+      dataDir,
+      instances: 1,
+      restart: defaultRestartPolicy,
+    });
+    const { url } = await server.start();
+    // Three instances' worth of pools: more than one planned instance's 16 connections.
+    const pools = [1, 2, 3].map(() => new Pool({ connectionString: url, max: 14 }));
+    try {
+      const clients = await Promise.all(
+        pools.flatMap((pool) => Array.from({ length: 14 }, () => pool.connect())),
+      );
+      expect(clients).toHaveLength(42);
+      for (const client of clients) client.release();
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+      await server.stop();
+    }
+  });
+
   test('when the server is stopped and started again, then the data is still there', async () => {
     const server = createEmbeddedPostgres({ service: 'shop', dataDir, restart: defaultRestartPolicy });
     const first = await server.start();
