@@ -272,9 +272,10 @@ async function main() {
   const stockOf = async () => (await request('GET', `/products/${made.body.id}`)).body.stock;
 
   const key = randomUUID();
+  const traced = `smoke-${randomUUID()}`;
   const buy1 = await request('POST', '/purchases', {
     token,
-    headers: { 'idempotency-key': key },
+    headers: { 'idempotency-key': key, 'x-request-id': traced },
     body: { productId: made.body.id, quantity: 2 },
   });
   check(buy1.status === 201, 'a purchase with an Idempotency-Key → 201', buy1);
@@ -288,6 +289,19 @@ async function main() {
   const cancel = await request('POST', `/purchases/${buy1.body.id}/cancel`, { token, body: {} });
   check(cancel.status === 200, 'the purchase is cancelled', cancel);
   check((await stockOf()) === 10, 'stock is back (10)');
+
+  // The purchase's whole path, found by its request id through the logging API (its file sink here:
+  // Elasticsearch does not run in the smoke). Lines are shipped in batches, so wait for them.
+  await until("the purchase's log lines, by request id, from gateway, purchase and product", async () => {
+    const found = await request('GET', `/logs?requestId=${traced}&limit=100`, { token: admin.body.token });
+    const services = new Set((found.body?.items ?? []).map((l) => l.service));
+    return (
+      ['gateway', 'purchase', 'product'].every((s) => services.has(s)) || {
+        status: found.status,
+        services: [...services],
+      }
+    );
+  });
 
   // 5. Three purchase instances at the distributor, and reads spread over all three.
   await until(
