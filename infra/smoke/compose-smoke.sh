@@ -15,9 +15,9 @@ export SMOKE_HTTPS_PORT=${SMOKE_HTTPS_PORT:-18443} SMOKE_HTTP_PORT=${SMOKE_HTTP_
 export SMOKE_ENV_FILE
 SMOKE_ENV_FILE=$(mktemp -d)/smoke.env
 infra/dev-secrets.sh "$SMOKE_ENV_FILE"
-# The shell environment wins over the env file: the smoke's own host ports, and no rate limit in the way
-# of the load loops.
-export GATEWAY_HTTPS_PORT=$SMOKE_HTTPS_PORT GATEWAY_HTTP_PORT=$SMOKE_HTTP_PORT RATE_LIMIT_POINTS=0
+# The shell environment wins over the env file: the smoke's own host ports, no rate limit in the way
+# of the load loops, and logging on its NDJSON file sink (Elasticsearch cannot run here).
+export GATEWAY_HTTPS_PORT=$SMOKE_HTTPS_PORT GATEWAY_HTTP_PORT=$SMOKE_HTTP_PORT RATE_LIMIT_POINTS=0 ELASTICSEARCH_URL=
 dc() { docker-compose -p "$SMOKE_PROJECT" --env-file "$SMOKE_ENV_FILE" "$@"; }
 
 status=1
