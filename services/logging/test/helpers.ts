@@ -25,9 +25,9 @@ export function startLogging(
 
 export const parts = (svc: LoggingService) => partsOf(svc.ctx);
 
-/** Until the indexer has emptied the queue (bounded: fails the test after ~5 s). */
+/** Until the indexer has emptied the queue (bounded: fails the test after ~20 s; CI's busy cores need more than 5). */
 export async function drained(svc: LoggingService): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 400; i++) {
     if ((await parts(svc).queue.depth()) === 0) return;
     await new Promise((r) => setTimeout(r, 50));
   }
