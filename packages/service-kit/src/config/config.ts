@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readSecretFiles, withPasswords } from './secret-files';
 
 /** Thrown when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
@@ -42,6 +43,9 @@ export const baseConfigShape = {
   DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
   REDIS_URL: optional(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL')),
+  /** Passwords apart from their URL (e.g. DATABASE_PASSWORD_FILE, a mounted secret): put into the URL. */
+  DATABASE_PASSWORD: optional(z.string()),
+  REDIS_PASSWORD: optional(z.string()),
   /** Prefix for every Redis key and channel (lets tests, or two deployments, share one Redis). */
   REDIS_KEY_PREFIX: z.string().default('msa:'),
   /** Where embedded data lives; 'memory' keeps the embedded database in memory (tests). */
@@ -62,15 +66,19 @@ export type ConfigOf<S extends ConfigShape | undefined> = BaseConfig &
 /**
  * Validates the environment against the base schema plus the service's own, before anything else runs.
  * Every bad variable is named in one message, so a misconfigured container fails with one clear line.
+ * Any variable may instead come from a file named by `<NAME>_FILE` (secret-files.ts).
  */
 export function loadConfig<S extends ConfigShape | undefined>(
   extra: S,
-  env: Record<string, string | undefined> = process.env,
+  rawEnv: Record<string, string | undefined> = process.env,
 ): ConfigOf<S> {
-  const schema = z.object({ ...baseConfigShape, ...(extra ?? {}) });
-  const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+  const shape = { ...baseConfigShape, ...(extra ?? {}) };
+  const files = readSecretFiles(Object.keys(shape), rawEnv);
+  const env = files.env;
+  const result = z.object(shape).safeParse(env);
+  if (!result.success || files.problems.size > 0) {
+    const issues = (result.error?.issues ?? []).filter((i) => !files.problems.has(String(i.path[0])));
+    const problems = issues.map((issue) => {
       const name = issue.path.join('.') || '(env)';
       const missing = issue.code === 'invalid_type' && env[name] === undefined;
       if (missing) return `${name} is required`;
@@ -78,7 +86,9 @@ export function loadConfig<S extends ConfigShape | undefined>(
         return `${name}: expected a ${issue.expected}, got ${JSON.stringify(env[name])}`;
       return `${name}: ${issue.message}`;
     });
-    throw new ConfigError(problems);
+    throw new ConfigError([...files.problems.values(), ...problems]);
   }
-  return result.data as ConfigOf<S>;
+  const { config, problems } = withPasswords(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as ConfigOf<S>;
 }
