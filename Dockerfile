@@ -3,7 +3,8 @@
 # Stages: prune (turbo prune: only the service's workspaces and lockfile) → deps (npm ci on the pruned
 # lockfile: cached until a dependency of this service changes) → build (tsc; keeps each workspace's
 # runtime files: dist, migrations, static assets) → prod-deps (production dependencies only) → runtime
-# (node:24-bookworm-slim, non-root, read-only friendly, Node as PID 1).
+# (node:24-bookworm-slim, non-root, read-only friendly, Node as PID 1). Every image also carries the
+# one-shot that makes the deployment's secrets (infra/secrets/make-secrets.mjs, run by docker-compose.yml).
 # Every FROM names a literal tag so that ../shared/tools/docker-standins can find it.
 
 FROM node:24-bookworm-slim AS base
@@ -48,6 +49,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/data MSA_SERVICE=${SERV
 WORKDIR /app
 COPY --from=prod-deps /app ./
 COPY --from=build /runtime ./
+COPY infra/secrets/make-secrets.mjs /app/infra/secrets/make-secrets.mjs
 RUN mkdir -p /data && chown node:node /data
 USER node
 WORKDIR /app/services/${SERVICE}
