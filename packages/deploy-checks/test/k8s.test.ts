@@ -128,16 +128,60 @@ describe('infra/k8s', () => {
     }
   });
 
-  it('takes every secret from msa-secrets, whose keys .env.example declares', () => {
-    const example = readFileSync(path.join(root, '.env.example'), 'utf8');
-    const declared = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
-    const text = resourceFiles.map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n');
-    const keys = [...text.matchAll(/secretKeyRef: \{ name: msa-secrets, key: ([A-Z0-9_]+) \}/g)].map(
-      (m) => m[1],
+  it('hands each pod only its own secrets, as files under the names Compose uses, never in its environment', () => {
+    // Compose's grants: the '<consumer>: <secret> …' arguments of its secrets one-shot.
+    const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'));
+    const grants = Object.fromEntries(
+      (compose.services.secrets.command as string[])
+        .filter((arg) => /^[a-z0-9-]+:/.test(arg))
+        .map((arg) => [arg.split(':')[0], arg.split(':')[1]!.trim().split(/\s+/)]),
     );
-    expect(keys.length).toBeGreaterThan(5);
-    expect(keys.filter((k) => !declared.has(k))).toEqual([]);
+    const workloads = [...ofKind('Deployment'), ...ofKind('StatefulSet')];
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(Object.keys(grants).sort());
+    for (const w of workloads) {
+      const spec = w.spec.template.spec;
+      const volume = spec.volumes.find((v: Manifest) => v.name === 'secrets');
+      expect({ name: w.metadata.name, secretName: volume?.secret?.secretName }).toEqual({
+        name: w.metadata.name,
+        secretName: 'msa-secrets',
+      });
+      const items = volume.secret.items.map((i: { key: string; path: string }) => {
+        expect(i.path).toBe(i.key);
+        return i.key;
+      });
+      expect({ name: w.metadata.name, items: [...items].sort() }).toEqual({
+        name: w.metadata.name,
+        items: [...grants[w.metadata.name]!].sort(),
+      });
+      const container = spec.containers[0];
+      expect(container.volumeMounts).toContainEqual({
+        name: 'secrets',
+        mountPath: '/run/secrets',
+        readOnly: true,
+      });
+      // Every *_FILE points at one of its own files.
+      const config = ofKind('ConfigMap').find((c) => c.metadata.name === 'msa-config')!.data;
+      const fromConfig = (container.envFrom ?? []).length ? Object.entries(config) : [];
+      const env = [...fromConfig, ...(container.env ?? []).map((e: Manifest) => [e.name, e.value])];
+      for (const [key, value] of env.filter(
+        ([k]) => String(k).endsWith('_PASSWORD_FILE') || String(k).endsWith('SECRET_FILE'),
+      )) {
+        expect({ name: w.metadata.name, key, granted: items.includes(path.basename(String(value))) }).toEqual(
+          {
+            name: w.metadata.name,
+            key,
+            granted: true,
+          },
+        );
+      }
+    }
+    const text = resourceFiles.map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n');
+    expect(text).not.toMatch(/secretKeyRef/); // no secret in any environment
+    expect(text).not.toMatch(/:\/\/[^/@\s]*:[^/@\s]*@/); // no password in any URL
     expect(ofKind('Secret')).toEqual([]); // never committed: generated from the git-ignored secrets.env
+    // infra/k8s/make-secrets.sh writes every key the pods read.
+    const script = readFileSync(path.join(dir, 'make-secrets.sh'), 'utf8');
+    for (const key of new Set(Object.values(grants).flat())) expect(script).toContain(key);
   });
 
   it('initialises Postgres with the same script as Compose', () => {
