@@ -5,13 +5,14 @@
 //   node compose-checks.mjs leaks   — no secret in any container's `docker inspect` or in the image layers
 // Environment: SMOKE_HTTPS_PORT, SMOKE_HTTP_PORT, SMOKE_STATE (a JSON file between the phases), and
 // COMPOSE_PROJECT_NAME / COMPOSE_FILE as the shell script set them. Exit code 1 on the first failed check.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import * as smoke from './lib.mjs';
 
 const { check, log, request, sleep, until, docker, inspect, HTTPS_PORT, HTTP_PORT } = smoke;
@@ -185,7 +186,7 @@ async function first() {
   const victim = target.containers('purchase')[0];
   let load = smoke.readLoad('/purchases', token);
   await sleep(1000);
-  docker('kill', victim);
+  await promisify(execFile)('docker', ['kill', victim]);
   log(`killed purchase container ${victim.slice(0, 12)}`);
   await sleep(8000);
   let stats = await load.stop();
@@ -224,7 +225,9 @@ async function first() {
   // Restart the distributor under load: traffic keeps flowing (the gateway keeps its last routing table).
   load = smoke.readLoad('/products?limit=5', undefined);
   await sleep(500);
-  compose('restart', 'distributor');
+  // Asynchronously: a synchronous call would stop this process's read loops for the whole restart (and
+  // their sockets' timeouts would then fire on answers waiting unread).
+  await promisify(execFile)('docker-compose', ['restart', 'distributor']);
   log('distributor restarted');
   await sleep(3000);
   stats = await load.stop();
