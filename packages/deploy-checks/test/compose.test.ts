@@ -42,9 +42,6 @@ const SCALABLE = ['member', 'product', 'purchase'];
 const OPTIONAL = ['logging', 'slack-bot', 'elasticsearch', 'kibana'];
 
 const envOf = (name: string): Record<string, string> => services[name]!.environment ?? {};
-const volumeTargets = (svc: Doc): string[] =>
-  (svc.volumes ?? []).map((v: string | Doc) => (typeof v === 'string' ? v.split(':')[1] : v.target));
-
 /** The secrets one-shot's grants: consumer → the secrets it gets (its command's '<consumer>: …' arguments). */
 const grants: Map<string, string[]> = new Map(
   (services[ONE_SHOT]!.command as string[])
