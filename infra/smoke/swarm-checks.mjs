@@ -3,7 +3,7 @@
 // taking traffic, a rolling `docker service update --force` with no failed read, and no secret in any
 // `docker inspect`. Environment: SMOKE_STACK, SMOKE_DEPLOYED_AT (ms), SMOKE_HTTPS_PORT, SMOKE_HTTP_PORT,
 // SMOKE_STATE (a JSON file the figures are written to). Exit code 1 on the first failed check.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as smoke from './lib.mjs';
@@ -47,6 +47,50 @@ const services = () =>
       const [have, want] = replicas.split('/').map(Number);
       return { name, have, want };
     });
+
+// What the engine did to the stack's containers while the checks ran: Swarm replaces a task whose
+// healthcheck fails, so an `unhealthy` or an unplanned `die` explains a failed check (printed at the end).
+const events = [];
+const watcher = spawn(
+  'docker',
+  [
+    'events',
+    '--format',
+    '{{json .}}',
+    '--since',
+    String(Math.floor(Number(process.env.SMOKE_DEPLOYED_AT) / 1000)),
+    '--filter',
+    'type=container',
+    '--filter',
+    `label=com.docker.stack.namespace=${STACK}`,
+  ],
+  { stdio: ['ignore', 'pipe', 'ignore'] },
+);
+watcher.stdout.setEncoding('utf8');
+let pending = '';
+watcher.stdout.on('data', (chunk) => {
+  pending += chunk;
+  const lines = pending.split('\n');
+  pending = lines.pop();
+  for (const line of lines) {
+    const e = JSON.parse(line);
+    if (/^(health_status: unhealthy|die|kill|oom)/.test(e.status)) {
+      const a = e.Actor.Attributes;
+      events.push(
+        `${new Date(e.time * 1000).toISOString().slice(11, 19)} ${a['com.docker.swarm.task.name'] ?? a.name}: ${e.status}${a.exitCode ? ` (exit ${a.exitCode})` : ''}${a.signal ? ` (signal ${a.signal})` : ''}`,
+      );
+    }
+  }
+});
+let reported = false;
+function reportEvents() {
+  if (reported) return;
+  reported = true;
+  watcher.kill();
+  log(
+    `swarm: container events (unhealthy, kill, die): ${events.length ? `\n  ${events.join('\n  ')}` : 'none'}`,
+  );
+}
 
 async function main() {
   const state = { deployedAt: Number(process.env.SMOKE_DEPLOYED_AT) };
@@ -170,8 +214,12 @@ async function main() {
   writeFileSync(STATE, JSON.stringify({ ...previous, swarm: state }));
 }
 
+process.on('exit', () => reportEvents());
 main().then(
-  () => log('swarm: all checks passed'),
+  () => {
+    reportEvents();
+    log('swarm: all checks passed');
+  },
   (err) => {
     console.error('smoke: FAILED:', err);
     process.exit(1);
