@@ -26,7 +26,7 @@ part_done() { # name: records how long the part since the last call took
 
 standins=${DOCKER_STANDINS:-$repo/../shared/tools/docker-standins}
 export SMOKE_HTTPS_PORT=${SMOKE_HTTPS_PORT:-18443} SMOKE_HTTP_PORT=${SMOKE_HTTP_PORT:-18080}
-export SMOKE_STACK=${SMOKE_STACK:-msa-smoke}
+export SMOKE_STACK=${SMOKE_STACK:-msa-smoke-swarm}
 export COMPOSE_PROJECT_NAME=${SMOKE_PROJECT:-msa-smoke}
 export COMPOSE_FILE=docker-compose.yml:docker-compose.override.yml:infra/smoke/compose.yml
 # Host ports 443/80 may be taken (or need privileges): the gateway publishes the smoke's own through the
@@ -62,7 +62,7 @@ stack_gone() {
 remove_stack() {
   command docker stack rm "$SMOKE_STACK" >/dev/null 2>&1 || true
   for _ in $(seq 90); do stack_gone && break; sleep 1; done
-  stack_volumes | xargs -r command docker volume rm >/dev/null 2>&1 || true
+  stack_volumes | xargs -r docker volume rm >/dev/null 2>&1 || true
 }
 
 status=1
@@ -173,7 +173,7 @@ command docker stack rm "$SMOKE_STACK"
 for _ in $(seq 90); do stack_gone && break; sleep 1; done
 stack_gone || { echo "smoke: FAILED: containers or networks of $SMOKE_STACK left after docker stack rm" >&2; exit 1; }
 # Like `down` without -v, `stack rm` keeps the volumes: they go here.
-stack_volumes | xargs -r command docker volume rm >/dev/null
+stack_volumes | xargs -r docker volume rm >/dev/null
 [ -z "$(stack_volumes)" ] || { echo "smoke: FAILED: volumes of $SMOKE_STACK left" >&2; exit 1; }
 part_done "swarm: stack rm"
 
