@@ -79,7 +79,11 @@ finish() {
   log "cleaning up"
   if [ -d "$clone" ]; then (cd "$clone" && dc down -v --remove-orphans >/dev/null 2>&1) || true; fi
   remove_stack
-  if [ "$swarm_inited" = 1 ]; then command docker swarm leave --force >/dev/null 2>&1 || true; fi
+  if [ "$swarm_inited" = 1 ]; then
+    command docker swarm leave --force >/dev/null 2>&1 || true
+    # `swarm init` made this bridge for the tasks' way out; `leave` keeps it.
+    command docker network rm docker_gwbridge >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
   if [ "$status" = 0 ]; then
     part_done "cleanup"
