@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteServer } from '@msa/service-kit/pglite-server';
 import type { KitMessage } from './ipc';
 
 async function main(): Promise<void> {
@@ -31,15 +31,12 @@ async function main(): Promise<void> {
   process.on('exit', releaseLock);
 
   const db = await PGlite.create(dataDir);
-  // Without maxConnections the server takes one connection and cuts off the rest of a pool.
-  const server = new PGLiteSocketServer({
-    db,
+  const server = new PgliteServer(db, {
     host: '127.0.0.1',
     port: Number(values.port),
     maxConnections: Number(values['max-connections']),
   });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').pop());
+  const port = await server.start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const message = {
     service: values.name!,

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { PgliteServer } from './pglite-server';
 
 export interface EmbeddedPostgres {
   /** A postgres:// URL that the ordinary `pg` driver connects to. */
@@ -8,9 +9,9 @@ export interface EmbeddedPostgres {
 }
 
 /**
- * PGlite (Postgres compiled to WebAssembly) served on a loopback port by pglite-socket, so the very
- * same `pg` code runs with no server installed. It is one engine behind a multiplexer: while one
- * connection is inside a transaction the others wait, so it is correct, only serialized.
+ * PGlite (Postgres compiled to WebAssembly) served on a loopback port (./pglite-server), so the very
+ * same `pg` code runs with no server installed. It is one engine behind a multiplexer: requests take
+ * turns and a transaction keeps the engine until it ends, so it is correct, only serialized.
  * `dataDir` 'memory' keeps everything in memory (tests); otherwise data survives restarts.
  */
 export async function startEmbeddedPostgres(
@@ -18,7 +19,6 @@ export async function startEmbeddedPostgres(
   maxConnections: number,
 ): Promise<EmbeddedPostgres> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   let db: InstanceType<typeof PGlite>;
   if (dataDir === 'memory') {
     db = await PGlite.create();
@@ -26,11 +26,10 @@ export async function startEmbeddedPostgres(
     mkdirSync(path.dirname(dataDir), { recursive: true });
     db = await PGlite.create(dataDir);
   }
-  // Without maxConnections the server accepts one connection and cuts off the rest of a pool.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
-  await server.start();
+  const server = new PgliteServer(db, { host: '127.0.0.1', port: 0, maxConnections });
+  const port = await server.start();
   return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async close() {
       await server.stop();
       await db.close();

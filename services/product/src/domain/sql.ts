@@ -5,9 +5,8 @@ export interface Queryable {
 }
 
 /**
- * The pool plus a transaction helper. (On the embedded engine the kit already runs each pool
- * query in a transaction of its own, because pglite-socket interleaves protocol messages across
- * connections outside one; see packages/service-kit/src/data/database.ts.)
+ * The pool plus a transaction helper. (On the embedded engine a transaction holds the whole engine
+ * until it ends: see packages/service-kit/src/data/pglite-server.ts.)
  */
 export class Sql implements Queryable {
   constructor(private readonly pool: Pool) {}
