@@ -293,11 +293,13 @@ describe('proxying through the live routing table', () => {
     expect(h.authorization).toBe('Basic abc');
   });
 
-  it('when a response comes back, then hop-by-hop headers are dropped and the security headers set', async () => {
+  it('when a response comes back, then hop-by-hop and fingerprinting headers are dropped and the security headers set', async () => {
     gw = await startGateway(registry);
     registry.up('product', ups[0]!.address, [route('GET', '/products')]);
     const res = await call(gw.url, '/products');
     expect(res.headers['keep-alive']).toBeUndefined();
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['server']).toBeUndefined();
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-frame-options']).toBe('DENY');
     expect(res.headers['referrer-policy']).toBe('no-referrer');

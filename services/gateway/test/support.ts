@@ -99,6 +99,9 @@ export class FakeUpstream {
           'content-length': Buffer.byteLength(payload),
           'x-request-id': 'upstream-must-not-win',
           'keep-alive': 'timeout=30',
+          // What Express and most servers announce: the gateway must not pass it on.
+          'x-powered-by': 'Express',
+          server: 'upstream/1.2.3',
         });
         res.end(payload);
       };

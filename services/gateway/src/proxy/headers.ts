@@ -48,7 +48,10 @@ const DROP_FROM_CLIENT = new Set([
   'x-internal-token',
 ]);
 
+// x-powered-by and server name the upstream's software and version to anyone who asks: the edge strips them.
 const DROP_FROM_UPSTREAM = new Set([
+  'x-powered-by',
+  'server',
   'connection',
   'keep-alive',
   'proxy-connection',
