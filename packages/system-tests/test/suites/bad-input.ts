@@ -103,7 +103,7 @@ export function badInputSuite(system: () => TestSystem): void {
         signal: AbortSignal.timeout(10_000),
       } as RequestInit);
       expect(res.status).toBe(413);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(((await res.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
       const login = await call(ts.gatewayUrl, 'POST', '/members/login', {
         body: { email: 'big@example.test', password: 'x'.repeat(20) },
       });
@@ -257,7 +257,7 @@ export function badInputSuite(system: () => TestSystem): void {
     ])('when %s %s comes through the gateway, then 404', async (method, path) => {
       const res = await rawRequest(ts.gatewayUrl, method, path);
       expect(res.status).toBe(404);
-      expect(JSON.parse(res.body).error.code).toBe('NOT_FOUND');
+      expect(JSON.parse(res.body).code).toBe('NOT_FOUND');
     });
   });
 }
