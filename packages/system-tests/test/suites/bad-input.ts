@@ -103,6 +103,7 @@ export function badInputSuite(system: () => TestSystem): void {
         signal: AbortSignal.timeout(10_000),
       } as RequestInit);
       expect(res.status).toBe(413);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(((await res.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
       const login = await call(ts.gatewayUrl, 'POST', '/members/login', {
         body: { email: 'big@example.test', password: 'x'.repeat(20) },
@@ -257,6 +258,7 @@ export function badInputSuite(system: () => TestSystem): void {
     ])('when %s %s comes through the gateway, then 404', async (method, path) => {
       const res = await rawRequest(ts.gatewayUrl, method, path);
       expect(res.status).toBe(404);
+      expect(res.contentType).toMatch(/^application\/problem\+json/);
       expect(JSON.parse(res.body).code).toBe('NOT_FOUND');
     });
   });
@@ -292,7 +294,7 @@ async function rawRequest(
   baseUrl: string,
   method: string,
   path: string,
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; contentType: string; body: string }> {
   const http = await import('node:http');
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
@@ -300,7 +302,9 @@ async function rawRequest(
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, contentType: res.headers['content-type'] ?? '', body }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
