@@ -124,7 +124,10 @@ export function badInputSuite(system: () => TestSystem): void {
             signal: AbortSignal.timeout(10_000),
           } as RequestInit);
           await res.arrayBuffer();
-          return res.status;
+          // Each 413 is problem details, like every other error here.
+          return /^application\/problem\+json/.test(res.headers.get('content-type') ?? '')
+            ? res.status
+            : `${res.status} ${res.headers.get('content-type')}`;
         } catch (err) {
           return (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as Error).message;
         }
