@@ -50,6 +50,8 @@ WORKDIR /app
 COPY --from=prod-deps /app ./
 COPY --from=build /runtime ./
 COPY infra/secrets/make-secrets.mjs /app/infra/secrets/make-secrets.mjs
+# The gateway serves it at /docs (services/gateway/src/docs/page.ts reads /app/docs/openapi.json).
+COPY docs/openapi.json /app/docs/openapi.json
 RUN mkdir -p /data && chown node:node /data
 USER node
 WORKDIR /app/services/${SERVICE}

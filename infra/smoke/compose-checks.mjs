@@ -165,8 +165,20 @@ async function first() {
   }
   for (const p of ['/internal/routes', '/internal/jwks', '/internal/reservations', '/%69nternal/jwks']) {
     const res = await request('GET', p);
-    check(res.status === 404, `GET ${p} through the gateway → 404`, res.status);
+    check(
+      res.status === 404 && /^application\/problem\+json/.test(res.headers['content-type'] ?? ''),
+      `GET ${p} through the gateway → 404 problem details`,
+      { status: res.status, type: res.headers['content-type'] },
+    );
   }
+  // The API reference and its document ship in the gateway's image (docs/openapi.json at /app/docs).
+  const reference = await request('GET', '/docs');
+  const apiDocument = await request('GET', '/docs/openapi.json');
+  check(
+    reference.status === 200 && apiDocument.status === 200 && apiDocument.body?.openapi?.startsWith('3.'),
+    'GET /docs and /docs/openapi.json → 200 (the API reference is served)',
+    { page: reference.status, document: apiDocument.status },
+  );
 
   // The shop on the demo catalogue, no admin step; then the admin (password from member's secret file)
   // follows the purchase through the logs.

@@ -1,7 +1,7 @@
 // The public API as the gateway exposes it: every route a shop service marks public, with the zod
 // schemas that service validates its input with, as one OpenAPI 3 document.
 import { OpenAPIRegistry, OpenApiGeneratorV3, type RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { z } from '@msa/service-kit';
+import { PROBLEM_CONTENT_TYPE, z } from '@msa/service-kit';
 import { service as member } from '@msa/member/dist/service';
 import { service as product } from '@msa/product/dist/service';
 import { service as purchase } from '@msa/purchase/dist/service';
@@ -29,7 +29,7 @@ function operationId(route: AnyRoute): string {
 
 const errorAnswer = (description: string) => ({
   description,
-  content: { 'application/json': { schema: errorSchema } },
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: errorSchema } },
 });
 
 function answer(a: Answer) {
@@ -65,7 +65,7 @@ function describe(service: string, route: AnyRoute): RouteConfig {
       : { 200: { description: 'Success (the body is not documented yet)' } });
   for (const [status, a] of Object.entries(success)) responses[status] = answer(a);
   const input = Boolean(route.body || route.query || route.params || doc?.headers);
-  if (input) responses[400] = errorAnswer('VALIDATION_FAILED: details lists each bad field');
+  if (input) responses[400] = errorAnswer('VALIDATION_FAILED: `errors` lists each bad field');
   if (route.auth !== 'none') {
     responses[401] = errorAnswer('UNAUTHORIZED: no token, or an invalid or expired one');
   }
@@ -130,10 +130,15 @@ export function buildDocument(services: ServiceRoutes[] = shopServices()) {
       description:
         'What the gateway exposes: the public routes of the member, product and purchase services. ' +
         'Generated from the zod schemas the services validate with (packages/openapi); do not edit by hand, ' +
-        'run `npm run openapi`. Every error has the shape {"error":{"code","message","details"}} and every ' +
-        'answer carries an x-request-id header.',
+        'run `npm run openapi`. Every error is RFC 9457 problem details (application/problem+json: type, title, ' +
+        "status, detail, instance = the request id, and the project's `code`; see docs/errors.md), and every " +
+        'answer carries an x-request-id header. Served with a "try it" console at /docs on the gateway.',
     },
-    servers: [{ url: 'http://127.0.0.1:8080', description: '`npm start` (the gateway)' }],
+    servers: [
+      { url: '/', description: 'The gateway serving this document (its /docs page)' },
+      { url: 'https://localhost:8443', description: '`npm start`, HTTPS' },
+      { url: 'http://127.0.0.1:8080', description: '`npm start`, plain HTTP' },
+    ],
     tags: services.map(({ service }) => ({ name: service })),
   });
   tidy(document);

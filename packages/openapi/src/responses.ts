@@ -1,23 +1,13 @@
 // What the public routes answer. The services validate their input with zod but do not declare their
 // output, so the bodies are written down here from the handlers (toMember, toProduct, toPurchase,
 // login, the list functions) — and the test checks real answers against them, strictly.
-import { z } from '@msa/service-kit';
+import { problemSchema, z } from '@msa/service-kit';
 
 const uuid = z.uuid();
 const timestamp = z.iso.datetime();
 
-export const errorSchema = z
-  .strictObject({
-    error: z.strictObject({
-      code: z.string().meta({ description: 'Stable, machine-readable: VALIDATION_FAILED, NOT_FOUND, …' }),
-      message: z.string().meta({ description: 'For people; may change between versions' }),
-      details: z.unknown().optional().meta({
-        description:
-          'VALIDATION_FAILED: [{field, message}] (field like body.email, query.limit); some domain errors: an object, e.g. {purchase}',
-      }),
-    }),
-  })
-  .meta({ id: 'Error', description: 'The one error shape of every service and of the gateway' });
+/** The one error shape (RFC 9457 problem details), defined once in the kit: docs/errors.md. */
+export const errorSchema = problemSchema;
 
 export const memberSchema = z
   .strictObject({
@@ -155,11 +145,11 @@ export const routeDocs: Record<string, RouteDoc> = {
       ),
     },
     errors: {
-      404: 'PRODUCT_NOT_FOUND (details.purchase: the failed purchase)',
-      409: 'OUT_OF_STOCK (details.purchase: the failed purchase)',
-      422: 'IDEMPOTENCY_KEY_REUSED: the key was used for a different product or quantity (details.purchaseId)',
-      502: 'PRODUCT_REJECTED: the product service refused the reservation (details.purchase)',
-      503: 'PRODUCT_UNAVAILABLE: product could not be reached; the purchase stays pending (details.purchase) — repeat with the same key to see its outcome',
+      404: 'PRODUCT_NOT_FOUND (member `purchase`: the failed purchase)',
+      409: 'OUT_OF_STOCK (member `purchase`: the failed purchase)',
+      422: 'IDEMPOTENCY_KEY_REUSED: the key was used for a different product or quantity (member `purchaseId`)',
+      502: 'PRODUCT_REJECTED: the product service refused the reservation (member `purchase`)',
+      503: 'PRODUCT_UNAVAILABLE: product could not be reached; the purchase stays pending (member `purchase`) — repeat with the same key to see its outcome',
     },
     headers: {
       'Idempotency-Key': {

@@ -152,6 +152,7 @@ describe('the document against the running services', () => {
     });
     const answer = routeDocs[key]!.success[res.status];
     const schema: z.ZodType | undefined = answer ? answer.schema : errorSchema;
+    if (!answer) expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     if (schema) schema.parse(body);
     else expect(body).toBeUndefined();
     return { status: res.status, body: body as never };

@@ -8,7 +8,18 @@ export { runService } from './service/run-service';
 export { loadConfig, ConfigError, baseConfigShape } from './config/config';
 export type { BaseConfig, ConfigOf } from './config/config';
 export * as errors from './http/errors';
-export { AppError, errorBody } from './http/errors';
+export { AppError } from './http/errors';
+export {
+  problem,
+  problemSchema,
+  fieldProblemSchema,
+  problemType,
+  problemTitle,
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPE_PREFIX,
+} from './http/problem';
+export type { Problem, FieldProblem, ProblemInput } from './http/problem';
+export { sendProblem } from './http/send-problem';
 export { reply, created, noContent, Reply } from './http/reply';
 export { requestIdFrom } from './http/request-id';
 export { fieldProblems } from './http/routes';
@@ -26,7 +37,8 @@ export type { Redis } from './cache/redis';
 export { openDatabase } from './data/database';
 export type { Database } from './data/database';
 export { startEmbeddedPostgres } from './data/embedded-postgres';
-export { migrate, readMigrations } from './data/migrations';
+export { migrate, readMigrations, migrationChecksum, MigrationError } from './data/migrations';
+export type { Migration } from './data/migrations';
 export { InternalClient } from './client/internal-client';
 export type { InternalRequest, InternalResponse } from './client/internal-client';
 export { RegistryWatcher, EmptyRegistry } from './registry/watcher';

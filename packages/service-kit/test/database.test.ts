@@ -118,7 +118,7 @@ describe(`data layer (${process.env.DATABASE_URL ? 'Postgres' : 'embedded PGlite
         headers: { 'x-internal-token': await signTestToken() },
       });
       expect(query.status).toBe(503);
-      expect((await readJson(query)).error.code).toBe('DATABASE_UNAVAILABLE');
+      expect((await readJson(query)).code).toBe('DATABASE_UNAVAILABLE');
     } finally {
       await svc.stop();
     }

@@ -1,4 +1,4 @@
-import { startService, type RunningService } from '../src';
+import { problemSchema, startService, type RunningService } from '../src';
 import { signTestToken, testEnv, readJson } from '../src/testing';
 import { echoService } from './fixtures/echo-service';
 
@@ -34,16 +34,16 @@ describe('the HTTP contract every service keeps', () => {
     });
     expect(res.status).toBe(400);
     const body = await readJson(res);
-    expect(body.error.code).toBe('VALIDATION_FAILED');
-    const fields = body.error.details.map((d: { field: string }) => d.field);
+    expect(body.code).toBe('VALIDATION_FAILED');
+    const fields = body.errors.map((d: { field: string }) => d.field);
     expect(fields).toEqual(expect.arrayContaining(['body.name', 'body.quantity', 'body']));
-    expect(JSON.stringify(body.error.details)).toContain('extra');
+    expect(JSON.stringify(body.errors)).toContain('extra');
   });
 
   it('when the JSON is malformed, then 400 MALFORMED_JSON', async () => {
     const res = await call('/items', { method: 'POST', body: '{"name": "pen",' });
     expect(res.status).toBe(400);
-    expect((await readJson(res)).error.code).toBe('MALFORMED_JSON');
+    expect((await readJson(res)).code).toBe('MALFORMED_JSON');
   });
 
   it('when the body is over the limit, then 413', async () => {
@@ -52,33 +52,51 @@ describe('the HTTP contract every service keeps', () => {
       body: JSON.stringify({ name: 'x'.repeat(5000), quantity: 1 }),
     });
     expect(res.status).toBe(413);
-    expect((await readJson(res)).error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await readJson(res)).code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('when a path parameter has the wrong type, then 400 names it', async () => {
     const res = await call('/items/1%27%20OR%201=1');
     expect(res.status).toBe(400);
-    expect((await readJson(res)).error.details[0].field).toBe('params.id');
+    expect((await readJson(res)).errors[0].field).toBe('params.id');
   });
 
-  it('when the route is unknown, then 404 in the same JSON shape', async () => {
-    const res = await call('/nowhere');
+  it('when the route is unknown, then 404 as problem details whose instance is the request id', async () => {
+    const res = await call('/nowhere', { headers: { 'x-request-id': 'req-404' } });
     expect(res.status).toBe(404);
-    expect((await readJson(res)).error).toEqual({ code: 'NOT_FOUND', message: 'no route for GET /nowhere' });
+    expect(res.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    expect(await readJson(res)).toEqual({
+      type: 'urn:msa:problem:not-found',
+      title: 'Not found',
+      status: 404,
+      detail: 'no route for GET /nowhere',
+      instance: 'req-404',
+      code: 'NOT_FOUND',
+    });
   });
 
   it('when a handler fails unexpectedly, then 500 without a stack or internals', async () => {
     const res = await call('/boom');
     expect(res.status).toBe(500);
     const text = await res.text();
-    expect(JSON.parse(text).error.code).toBe('INTERNAL');
+    expect(JSON.parse(text).code).toBe('INTERNAL');
     expect(text).not.toMatch(/srv|stack|at /);
   });
 
   it('when a handler throws a named error, then its status and code', async () => {
     const res = await call('/conflict');
     expect(res.status).toBe(409);
-    expect((await readJson(res)).error).toEqual({ code: 'CONFLICT', message: 'already there' });
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = await readJson(res);
+    expect(body).toEqual({
+      type: 'urn:msa:problem:conflict',
+      title: 'Conflict',
+      status: 409,
+      detail: 'already there',
+      instance: res.headers.get('x-request-id'),
+      code: 'CONFLICT',
+    });
+    expect(problemSchema.safeParse(body).success).toBe(true);
   });
 
   it('when the caller sends a request id, then it is kept and echoed; otherwise one is made', async () => {
@@ -94,7 +112,7 @@ describe('the HTTP contract every service keeps', () => {
     const forged = await signTestToken({}, 'another-secret-another-secret-another-secret');
     const res = await call('/items/1', {}, forged);
     expect(res.status).toBe(401);
-    expect((await readJson(res)).error.code).toBe('INTERNAL_TOKEN_INVALID');
+    expect((await readJson(res)).code).toBe('INTERNAL_TOKEN_INVALID');
   });
 
   it('when a route needs a member, then 401 without one, 403 for a customer on an admin route', async () => {

@@ -109,11 +109,11 @@ describe('internal client', () => {
   });
 
   it('when the callee answers 4xx, then the answer is returned, not thrown', async () => {
-    const res = await client.request<{ error: { code: string } }>('echo', {
+    const res = await client.request<{ code: string }>('echo', {
       method: 'GET',
       path: '/conflict',
     });
     expect(res.status).toBe(409);
-    expect(res.data.error.code).toBe('CONFLICT');
+    expect(res.data.code).toBe('CONFLICT');
   });
 });

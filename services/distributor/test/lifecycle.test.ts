@@ -121,7 +121,7 @@ describe('Redis unreachable', () => {
       const reg = registration();
       const res = await distributor.call('PUT', `/registry/instances/${reg.instanceId}`, reg);
       expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe('REGISTRY_UNAVAILABLE');
+      expect(res.body.code).toBe('REGISTRY_UNAVAILABLE');
       expect((await distributor.watch()).status).toBe(503);
     } finally {
       await distributor.stop();

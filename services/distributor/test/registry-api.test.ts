@@ -114,7 +114,7 @@ describe('heartbeats', () => {
       stats: someStats,
     });
     expect(res.status).toBe(404);
-    expect(res.body.error).toMatchObject({ code: 'NOT_REGISTERED' });
+    expect(res.body).toMatchObject({ code: 'NOT_REGISTERED' });
   });
 });
 
@@ -228,8 +228,8 @@ describe('bad input', () => {
       const res = await put(good, body);
 
       expect(res.status).toBe(400);
-      expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.any(String) });
-      expect(res.body.error.details).toContainEqual({ field, message: expect.any(String) });
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', detail: expect.any(String) });
+      expect(res.body.errors).toContainEqual({ field, message: expect.any(String) });
       expect(await distributor.call('GET', '/registry/services')).toEqual(before);
     },
   );
@@ -240,7 +240,7 @@ describe('bad input', () => {
       instanceId: 'bad id',
     });
     expect(res.status).toBe(400);
-    expect(res.body.error.details).toContainEqual({
+    expect(res.body.errors).toContainEqual({
       field: 'params.instanceId',
       message: expect.any(String),
     });
@@ -250,7 +250,7 @@ describe('bad input', () => {
     const before = await distributor.call('GET', '/registry/services');
     const res = await put(good, '{"service": "product",');
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('MALFORMED_JSON');
+    expect(res.body.code).toBe('MALFORMED_JSON');
     expect(await distributor.call('GET', '/registry/services')).toEqual(before);
   });
 
@@ -267,7 +267,7 @@ describe('bad input', () => {
     await put(good);
     const res = await distributor.call('POST', `/registry/instances/${good.instanceId}/heartbeat`, body);
     expect(res.status).toBe(400);
-    expect(res.body.error.details).toContainEqual({ field, message: expect.any(String) });
+    expect(res.body.errors).toContainEqual({ field, message: expect.any(String) });
   });
 
   it('when a service name in the path is invalid, then it gets 400', async () => {
@@ -297,7 +297,7 @@ describe('internal auth', () => {
         body: method === 'PUT' ? JSON.stringify(reg) : undefined,
       });
       expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INTERNAL_TOKEN_REQUIRED');
+      expect(((await res.json()) as { code: string }).code).toBe('INTERNAL_TOKEN_REQUIRED');
       expect(await distributor.call('GET', '/registry/services')).toEqual(before);
     },
   );

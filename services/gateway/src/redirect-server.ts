@@ -3,6 +3,7 @@
 // metrics and internal routes — need not be published at all.
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PROBLEM_CONTENT_TYPE, problem } from '@msa/service-kit';
 import { httpsLocation, securityHeaders } from './proxy/headers';
 import { resolveRequestId } from './proxy/request-id';
 
@@ -20,14 +21,16 @@ export async function listenRedirect(port: number, host: string, httpsPort: () =
     }
     const location = url.startsWith('/') ? httpsLocation(req.headers.host, httpsPort(), url) : null;
     if (location === null) {
-      res.writeHead(400, { ...headers, 'content-type': 'application/json; charset=utf-8' });
+      res.writeHead(400, { ...headers, 'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8` });
       res.end(
-        JSON.stringify({
-          error: {
+        JSON.stringify(
+          problem({
+            status: 400,
             code: 'BAD_REQUEST',
-            message: 'a valid Host header and path are needed to redirect to HTTPS',
-          },
-        }),
+            detail: 'a valid Host header and path are needed to redirect to HTTPS',
+            instance: requestId,
+          }),
+        ),
       );
       return;
     }

@@ -127,14 +127,14 @@ $('login').addEventListener('submit', async (ev) => {
       body: JSON.stringify({ email: form.get('email'), password: form.get('password') }),
     });
     const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(body.error?.message || `login answered ${res.status}`);
+    if (!res.ok) throw new Error(body.detail || `login answered ${res.status}`);
     const session = await fetch('/status/session', {
       method: 'POST',
       headers: { authorization: `Bearer ${body.token}` },
     });
     if (!session.ok) {
       const err = await session.json().catch(() => ({}));
-      throw new Error(err.error?.message || `the gateway answered ${session.status}`);
+      throw new Error(err.detail || `the gateway answered ${session.status}`);
     }
     token = body.token;
     ev.target.reset();
@@ -168,7 +168,7 @@ async function showLogs(requestId) {
     });
     const body = await res.json().catch(() => null);
     if (!res.ok) {
-      out.textContent = `${LOGS_PATH} answered ${res.status}: ${body?.error?.message ?? 'no logs service here'}`;
+      out.textContent = `${LOGS_PATH} answered ${res.status}: ${body?.detail ?? 'no logs service here'}`;
       return;
     }
     // The logging service answers {items: [{time, level, service, instance, message, fields}], count}.

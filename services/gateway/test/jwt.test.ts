@@ -65,7 +65,7 @@ describe('member tokens at the gateway', () => {
   it('when an auth route is called with no token, then 401 JSON and nothing reaches the upstream', async () => {
     const res = await call(gw.url, '/purchases');
     expect(res.status).toBe(401);
-    expect(res.json.error.code).toBe('UNAUTHORIZED');
+    expect(res.json.code).toBe('UNAUTHORIZED');
     expect(res.headers['www-authenticate']).toBe('Bearer');
     expect(up.seen).toHaveLength(0);
   });
@@ -119,7 +119,7 @@ describe('member tokens at the gateway', () => {
     const customer = await memberToken(keys.privateKey, keys.kid, { sub: 'm-1', role: 'customer' });
     const forbidden = await call(gw.url, '/reports', { headers: bearer(customer) });
     expect(forbidden.status).toBe(403);
-    expect(forbidden.json.error.code).toBe('FORBIDDEN');
+    expect(forbidden.json.code).toBe('FORBIDDEN');
     const admin = await memberToken(keys.privateKey, keys.kid, { sub: 'm-9', role: 'admin' });
     expect((await call(gw.url, '/reports', { headers: bearer(admin) })).status).toBe(200);
     expect(await internalClaims(up.seen[0]!.headers['x-internal-token'])).toMatchObject({
@@ -171,7 +171,7 @@ describe('member tokens at the gateway', () => {
     const token = await memberToken(keys.privateKey, keys.kid, { sub: 'm-1' });
     const res = await call(gw.url, '/purchases', { headers: bearer(token) });
     expect(res.status).toBe(503);
-    expect(res.json.error.message).toMatch(/member service/);
+    expect(res.json.detail).toMatch(/member service/);
   });
 
   it('when a token has no subject, then 401', async () => {

@@ -51,8 +51,9 @@ describe('proxying through the live routing table', () => {
     registry.down(id);
     const gone = await call(gw.url, '/reviews');
     expect(gone.status).toBe(503);
-    expect(gone.json).toEqual({
-      error: { code: 'SERVICE_UNAVAILABLE', message: 'review service has no healthy instance' },
+    expect(gone.json).toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      detail: 'review service has no healthy instance',
     });
   });
 
@@ -65,12 +66,17 @@ describe('proxying through the live routing table', () => {
     expect(seen.filter((s) => s === 'b')).toHaveLength(3);
   });
 
-  it('when an unknown route is called, then 404 JSON', async () => {
+  it('when an unknown route is called, then 404 problem details', async () => {
     gw = await startGateway(registry);
     const res = await call(gw.url, '/nope');
     expect(res.status).toBe(404);
-    expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(res.json.error.code).toBe('NOT_FOUND');
+    expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(res.json).toMatchObject({
+      type: 'urn:msa:problem:not-found',
+      status: 404,
+      instance: res.headers['x-request-id'],
+    });
+    expect(res.json.code).toBe('NOT_FOUND');
   });
 
   it.each([
@@ -88,7 +94,7 @@ describe('proxying through the live routing table', () => {
     ]);
     const res = await call(gw.url, path);
     expect(res.status).toBe(404);
-    expect(res.json.error.code).toBe('NOT_FOUND');
+    expect(res.json.code).toBe('NOT_FOUND');
     expect(ups[0]!.seen).toHaveLength(0);
   });
 
@@ -133,7 +139,7 @@ describe('proxying through the live routing table', () => {
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(502);
-    expect(res.json.error).toEqual({ code: 'BAD_GATEWAY', message: 'purchase service could not be reached' });
+    expect(res.json).toMatchObject({ code: 'BAD_GATEWAY', detail: 'purchase service could not be reached' });
   });
 
   it('when the picked instance is dead, then a POST without Idempotency-Key fails while one with a key is retried', async () => {
@@ -185,9 +191,9 @@ describe('proxying through the live routing table', () => {
     ups[0]!.hang = true;
     const res = await call(gw.url, '/slow');
     expect(res.status).toBe(504);
-    expect(res.json.error).toEqual({
+    expect(res.json).toMatchObject({
       code: 'UPSTREAM_TIMEOUT',
-      message: 'purchase service did not answer within 50 ms',
+      detail: 'purchase service did not answer within 50 ms',
     });
   });
 
@@ -197,8 +203,11 @@ describe('proxying through the live routing table', () => {
     registry.down(id);
     const res = await call(gw.url, '/purchases');
     expect(res.status).toBe(503);
+    expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(res.text).toBe(
-      '{"error":{"code":"SERVICE_UNAVAILABLE","message":"purchase service has no healthy instance"}}',
+      '{"type":"urn:msa:problem:service-unavailable","title":"Service unavailable","status":503,' +
+        `"detail":"purchase service has no healthy instance","instance":"${res.headers['x-request-id']}",` +
+        '"code":"SERVICE_UNAVAILABLE"}',
     );
   });
 
@@ -249,7 +258,7 @@ describe('proxying through the live routing table', () => {
     registry.up('purchase', ups[0]!.address, [route('POST', '/purchases'), route('PUT', '/purchases/:id')]);
     const declared = await call(gw.url, '/purchases', { method: 'POST', body: Buffer.alloc(2048, 'a') });
     expect(declared.status).toBe(413);
-    expect(declared.json.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(declared.json.code).toBe('PAYLOAD_TOO_LARGE');
     const chunked = await new Promise<number>((resolve, reject) => {
       const req = http.request(gw.url + '/purchases/1', {
         method: 'PUT',

@@ -75,7 +75,7 @@ describe.each(modes)('rate limiting (%s)', (mode) => {
     const g = await gateway(3);
     const { passed, res } = await untilLimited(g, 10);
     expect(passed).toBe(3);
-    expect(res.json.error.code).toBe('RATE_LIMITED');
+    expect(res.json.code).toBe('RATE_LIMITED');
     const retryAfter = Number(res.headers['retry-after']);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);

@@ -92,7 +92,7 @@ describe('the gateway service, started through the kit', () => {
 
       const plain = await call(svc.url, '/products');
       expect(plain.status).toBe(404);
-      expect(plain.json.error.code).toBe('NOT_FOUND');
+      expect(plain.json.code).toBe('NOT_FOUND');
       const secure = await call(listening.httpsUrl!, '/products');
       expect(secure.status).toBe(404);
       expect(secure.headers['strict-transport-security']).toBeDefined();
@@ -144,7 +144,7 @@ describe('the gateway service, started through the kit', () => {
       expect((await call(redirectUrl, '/health/live')).status).toBe(200);
       const bad = await call(redirectUrl, '/products', { headers: { host: 'evil/"x' } });
       expect(bad.status).toBe(400);
-      expect(bad.json.error.code).toBe('BAD_REQUEST');
+      expect(bad.json.code).toBe('BAD_REQUEST');
       // The gateway's own port still serves its metrics to the private network.
       expect((await call(svc.url, '/metrics')).status).toBe(200);
     } finally {

@@ -82,7 +82,7 @@ withRedis('durability through a Redis stream (real Redis)', () => {
     try {
       const res = await client(svc.url)('POST', '/internal/logs', { body: { lines: [line()] } });
       expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe('LOG_QUEUE_UNAVAILABLE');
+      expect(res.body.code).toBe('LOG_QUEUE_UNAVAILABLE');
     } finally {
       await svc.stop();
     }

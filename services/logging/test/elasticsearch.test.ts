@@ -142,6 +142,6 @@ describe(`indexing into Elasticsearch (client on @elastic/elasticsearch-mock; qu
     );
     const res = await call('GET', '/internal/logs?limit=1');
     expect(res.status).toBe(503);
-    expect(res.body.error.code).toBe('LOG_STORE_UNAVAILABLE');
+    expect(res.body.code).toBe('LOG_STORE_UNAVAILABLE');
   });
 });

@@ -115,7 +115,7 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
     const before = await call('GET', '/internal/logs/stats');
     const res = await call('POST', '/internal/logs', opts as { body?: unknown; rawBody?: string });
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe(code);
+    expect(res.body.code).toBe(code);
     const after = await call('GET', '/internal/logs/stats');
     expect(after.body.indexed).toBe(before.body.indexed);
   });
@@ -124,7 +124,7 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
     const big = Array.from({ length: 300 }, () => line({ message: 'x'.repeat(4000) }));
     const res = await call('POST', '/internal/logs', { body: { lines: big } });
     expect(res.status).toBe(413);
-    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it.each([
@@ -137,7 +137,7 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
   ])('when a query has %s, then 400', async (_what, qs) => {
     const res = await call('GET', `/internal/logs?${qs}`);
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    expect(res.body.code).toBe('VALIDATION_FAILED');
   });
 
   it('when called without an internal token, then 401; through the gateway only admins read /logs', async () => {

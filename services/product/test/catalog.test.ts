@@ -114,8 +114,8 @@ describe(`catalogue (${DB_KIND})`, () => {
     ])('when the query is %s, then 400 VALIDATION_FAILED names %s', async (qs, field) => {
       const res = await call('GET', `/products?${qs}`, { token: t.customer });
       expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('VALIDATION_FAILED');
-      expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
     });
   });
 
@@ -129,19 +129,19 @@ describe(`catalogue (${DB_KIND})`, () => {
     it('when the id is unknown, then 404 PRODUCT_NOT_FOUND', async () => {
       const res = await call('GET', `/products/${randomUUID()}`, { token: t.customer });
       expect(res.status).toBe(404);
-      expect(res.body.error.code).toBe('PRODUCT_NOT_FOUND');
+      expect(res.body.code).toBe('PRODUCT_NOT_FOUND');
     });
 
     it('when the id is not a uuid, then 400, not 500', async () => {
       const res = await call('GET', '/products/not-a-uuid', { token: t.customer });
       expect(res.status).toBe(400);
-      expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'params.id' })]);
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: 'params.id' })]);
     });
 
     it('when called without an internal token, then 401 and no data', async () => {
       const res = await call('GET', `/products/${ids.Drill}`);
       expect(res.status).toBe(401);
-      expect(res.body.error.code).toBe('INTERNAL_TOKEN_REQUIRED');
+      expect(res.body.code).toBe('INTERNAL_TOKEN_REQUIRED');
     });
   });
 
@@ -189,7 +189,7 @@ describe(`catalogue (${DB_KIND})`, () => {
       ];
       for (const res of await Promise.all(tries)) {
         expect(res.status).toBe(403);
-        expect(res.body.error.code).toBe('FORBIDDEN');
+        expect(res.body.code).toBe('FORBIDDEN');
       }
       expect(await count()).toBe(before);
       const saw = await call('GET', `/products/${ids.Saw}`, { token: t.customer });
@@ -216,14 +216,14 @@ describe(`catalogue (${DB_KIND})`, () => {
       const before = await count();
       const res = await call('POST', '/products', { token: t.admin, body });
       expect(res.status).toBe(400);
-      expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
       expect(await count()).toBe(before);
     });
 
     it('when the body is not JSON, then 400 MALFORMED_JSON', async () => {
       const res = await call('POST', '/products', { token: t.admin, rawBody: '{"name":' });
       expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('MALFORMED_JSON');
+      expect(res.body.code).toBe('MALFORMED_JSON');
     });
 
     it('when a patch is empty or has one bad field among good ones, then 400 and the product is unchanged', async () => {

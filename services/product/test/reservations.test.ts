@@ -75,7 +75,7 @@ describe(`reservations (${DB_KIND})`, () => {
     await reserve({ purchaseId, productId, quantity: 1 });
     const res = await reserve({ purchaseId, productId, quantity: 2 });
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('RESERVATION_MISMATCH');
+    expect(res.body.code).toBe('RESERVATION_MISMATCH');
     expect(await stockOf(productId)).toBe(9);
   });
 
@@ -87,7 +87,7 @@ describe(`reservations (${DB_KIND})`, () => {
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(20);
     expect(statuses.filter((s) => s === 409)).toHaveLength(30);
-    expect(results.find((r) => r.status === 409)?.body.error.code).toBe('OUT_OF_STOCK');
+    expect(results.find((r) => r.status === 409)?.body.code).toBe('OUT_OF_STOCK');
     // Every answer saw a stock that was never negative, and the end state is exactly zero.
     for (const r of results.filter((x) => x.status === 201))
       expect(r.body.product.stock).toBeGreaterThanOrEqual(0);
@@ -104,7 +104,7 @@ describe(`reservations (${DB_KIND})`, () => {
     const purchaseId = randomUUID();
     const res = await reserve({ purchaseId, productId, quantity: 3 });
     expect(res.status).toBe(409);
-    expect(res.body.error).toMatchObject({ code: 'OUT_OF_STOCK', details: { available: 2, requested: 3 } });
+    expect(res.body).toMatchObject({ code: 'OUT_OF_STOCK', available: 2, requested: 3 });
     expect(await stockOf(productId)).toBe(2);
     expect((await call('GET', `/internal/reservations/${purchaseId}`, { token: t.service })).status).toBe(
       404,
@@ -119,7 +119,7 @@ describe(`reservations (${DB_KIND})`, () => {
     const before = await reservationCount();
     const res = await reserve({ purchaseId: randomUUID(), productId: randomUUID(), quantity: 1 });
     expect(res.status).toBe(404);
-    expect(res.body.error.code).toBe('PRODUCT_NOT_FOUND');
+    expect(res.body.code).toBe('PRODUCT_NOT_FOUND');
     expect(await reservationCount()).toBe(before);
   });
 
@@ -152,7 +152,7 @@ describe(`reservations (${DB_KIND})`, () => {
     await release(body.purchaseId);
     const res = await reserve(body);
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('RESERVATION_RELEASED');
+    expect(res.body.code).toBe('RESERVATION_RELEASED');
     expect(await stockOf(productId)).toBe(10);
   });
 
@@ -160,7 +160,7 @@ describe(`reservations (${DB_KIND})`, () => {
     const id = randomUUID();
     const released = await release(id);
     expect(released.status).toBe(404);
-    expect(released.body.error.code).toBe('RESERVATION_NOT_FOUND');
+    expect(released.body.code).toBe('RESERVATION_NOT_FOUND');
     expect((await call('GET', `/internal/reservations/${id}`, { token: t.service })).status).toBe(404);
   });
 
@@ -192,8 +192,8 @@ describe(`reservations (${DB_KIND})`, () => {
       const before = await reservationCount();
       const res = await reserve({ ...valid(), productId, ...over });
       expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('VALIDATION_FAILED');
-      expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
       expect(await reservationCount()).toBe(before);
       expect(await stockOf(productId)).toBe(10);
     });
@@ -225,7 +225,7 @@ describe(`reservations (${DB_KIND})`, () => {
     it('when called with a forged internal token, then 401', async () => {
       const res = await reserve(valid(), 'eyJhbGciOiJIUzI1NiJ9.e30.forged');
       expect(res.status).toBe(401);
-      expect(res.body.error.code).toBe('INTERNAL_TOKEN_INVALID');
+      expect(res.body.code).toBe('INTERNAL_TOKEN_INVALID');
     });
   });
 });

@@ -82,8 +82,8 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     const key = randomUUID();
     const res = await buyAs(shop.purchase.url, alice, { productId, quantity: 3 }, key);
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('OUT_OF_STOCK');
-    expect(res.body.error.details.purchase).toMatchObject({
+    expect(res.body.code).toBe('OUT_OF_STOCK');
+    expect(res.body.purchase).toMatchObject({
       status: 'failed',
       failureReason: 'out-of-stock',
     });
@@ -91,14 +91,14 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
 
     const again = await buyAs(shop.purchase.url, alice, { productId, quantity: 3 }, key);
     expect(again.status).toBe(409);
-    expect(again.body.error.details.purchase.id).toBe(res.body.error.details.purchase.id);
+    expect(again.body.purchase.id).toBe(res.body.purchase.id);
   });
 
   it('when the product does not exist, then 404 PRODUCT_NOT_FOUND and the purchase failed', async () => {
     const res = await buyAs(shop.purchase.url, newMember(), { productId: randomUUID(), quantity: 1 });
     expect(res.status).toBe(404);
-    expect(res.body.error.code).toBe('PRODUCT_NOT_FOUND');
-    expect((await getPurchase(res.body.error.details.purchase.id)).body).toMatchObject({
+    expect(res.body.code).toBe('PRODUCT_NOT_FOUND');
+    expect((await getPurchase(res.body.purchase.id)).body).toMatchObject({
       status: 'failed',
       failureReason: 'product-not-found',
     });
@@ -113,8 +113,8 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     try {
       const res = await buyAs(shop.purchase.url, alice, { productId, quantity: 1 }, key);
       expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe('PRODUCT_UNAVAILABLE');
-      id = res.body.error.details.purchase.id;
+      expect(res.body.code).toBe('PRODUCT_UNAVAILABLE');
+      id = res.body.purchase.id;
       // Other features keep working while product is down.
       expect((await call(shop.purchase.url, alice, 'GET', `/purchases/${id}`)).body.status).toBe('pending');
     } finally {
@@ -130,7 +130,7 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     expect(await shop.stockOf(productId)).toBe(5);
     const again = await buyAs(shop.purchase.url, alice, { productId, quantity: 1 }, key);
     expect(again.status).toBe(503);
-    expect(again.body.error.details.purchase.id).toBe(id);
+    expect(again.body.purchase.id).toBe(id);
   });
 
   it('when a request dies right after reserving, then the reconciler completes the purchase and stock goes down once', async () => {
@@ -208,7 +208,7 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     const { body } = await buyAs(shop.purchase.url, alice, { productId, quantity: 1 });
     const other = await call(shop.purchase.url, newMember(), 'GET', `/purchases/${body.id}`);
     expect(other.status).toBe(404);
-    expect(other.body.error.code).toBe('PURCHASE_NOT_FOUND');
+    expect(other.body.code).toBe('PURCHASE_NOT_FOUND');
     expect((await call(shop.purchase.url, alice, 'GET', `/purchases/${body.id}`)).body.id).toBe(body.id);
     const asAdmin = await call(shop.purchase.url, shop.admin, 'GET', `/purchases/${body.id}`);
     expect(asAdmin.status).toBe(200);
@@ -248,14 +248,9 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     const productId = await shop.createProduct(1);
     const alice = newMember();
     const res = await buyAs(shop.purchase.url, alice, { productId, quantity: 2 });
-    const cancel = await call(
-      shop.purchase.url,
-      alice,
-      'POST',
-      `/purchases/${res.body.error.details.purchase.id}/cancel`,
-    );
+    const cancel = await call(shop.purchase.url, alice, 'POST', `/purchases/${res.body.purchase.id}/cancel`);
     expect(cancel.status).toBe(409);
-    expect(cancel.body.error.code).toBe('NOT_CANCELLABLE');
+    expect(cancel.body.code).toBe('NOT_CANCELLABLE');
   });
 
   it('when a cancel dies between the release and the mark, then the reconciler finishes it and stock comes back once', async () => {
@@ -283,8 +278,8 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     try {
       const res = await call(shop.purchase.url, alice, 'POST', `/purchases/${body.id}/cancel`);
       expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe('PRODUCT_UNAVAILABLE');
-      expect(res.body.error.details.purchase.status).toBe('cancelling');
+      expect(res.body.code).toBe('PRODUCT_UNAVAILABLE');
+      expect(res.body.purchase.status).toBe('cancelling');
     } finally {
       await shop.startProduct();
     }

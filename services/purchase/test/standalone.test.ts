@@ -33,18 +33,18 @@ describe('purchase without a product service', () => {
     const key = randomUUID();
     const first = await buyAs(svc.url, alice, { productId, quantity: 1 }, key);
     expect(first.status).toBe(503);
-    expect(first.body.error.code).toBe('PRODUCT_UNAVAILABLE');
-    expect(first.body.error.details.purchase).toMatchObject({ status: 'pending', productId, quantity: 1 });
+    expect(first.body.code).toBe('PRODUCT_UNAVAILABLE');
+    expect(first.body.purchase).toMatchObject({ status: 'pending', productId, quantity: 1 });
 
     const again = await buyAs(svc.url, alice, { productId, quantity: 1 }, key);
     expect(again.status).toBe(202);
-    expect(again.body.id).toBe(first.body.error.details.purchase.id);
+    expect(again.body.id).toBe(first.body.purchase.id);
     expect(again.body.status).toBe('pending');
   });
 
   it('when product stays down, then the reconciler leaves the purchase pending and tries again later', async () => {
     const first = await buyAs(svc.url, alice, { productId, quantity: 2 });
-    const id = first.body.error.details.purchase.id;
+    const id = first.body.purchase.id;
     // Wait until the reconciler has claimed it at least once (reconcile_at set), then check it is untouched.
     await eventually(
       async () => (await svc.ctx.db.query('SELECT reconcile_at FROM purchases WHERE id = $1', [id])).rows[0],
@@ -60,7 +60,7 @@ describe('purchase without a product service', () => {
     const before = await rows();
     const other = await buyAs(svc.url, alice, { productId, quantity: 3 }, key);
     expect(other.status).toBe(422);
-    expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
     const otherProduct = await buyAs(svc.url, alice, { productId: randomUUID(), quantity: 1 }, key);
     expect(otherProduct.status).toBe(422);
     expect(await rows()).toBe(before);
@@ -71,7 +71,7 @@ describe('purchase without a product service', () => {
     const a = await buyAs(svc.url, alice, { productId, quantity: 1 }, key);
     const b = await buyAs(svc.url, newMember(), { productId, quantity: 5 }, key);
     expect(b.status).toBe(503);
-    expect(b.body.error.details.purchase.id).not.toBe(a.body.error.details.purchase.id);
+    expect(b.body.purchase.id).not.toBe(a.body.purchase.id);
   });
 
   it.each([
@@ -89,8 +89,8 @@ describe('purchase without a product service', () => {
     const before = await rows();
     const res = await buyAs(svc.url, alice, body);
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('VALIDATION_FAILED');
-    expect(res.body.error.details.length).toBeGreaterThan(0);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.errors.length).toBeGreaterThan(0);
     expect(await rows()).toBe(before);
   });
 
@@ -103,7 +103,7 @@ describe('purchase without a product service', () => {
     const before = await rows();
     const res = await buyAs(svc.url, alice, { productId, quantity: 1 }, key);
     expect(res.status).toBe(400);
-    expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'headers.idempotency-key' })]);
+    expect(res.body.errors).toEqual([expect.objectContaining({ field: 'headers.idempotency-key' })]);
     expect(await rows()).toBe(before);
   });
 
@@ -114,7 +114,7 @@ describe('purchase without a product service', () => {
       headers: { 'idempotency-key': randomUUID() },
     });
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('MALFORMED_JSON');
+    expect(res.body.code).toBe('MALFORMED_JSON');
     expect(await rows()).toBe(before);
   });
 
@@ -141,7 +141,7 @@ describe('purchase without a product service', () => {
   ])('when a read has %s, then 400', async (_name, method, path) => {
     const res = await call(svc.url, alice, method, path);
     expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    expect(res.body.code).toBe('VALIDATION_FAILED');
   });
 
   it('when a cancel has a body with unknown fields, then 400', async () => {
@@ -153,18 +153,16 @@ describe('purchase without a product service', () => {
 
   it('when a purchase does not exist, then get and cancel answer 404 PURCHASE_NOT_FOUND', async () => {
     const id = randomUUID();
-    expect((await call(svc.url, alice, 'GET', `/purchases/${id}`)).body.error.code).toBe(
-      'PURCHASE_NOT_FOUND',
-    );
+    expect((await call(svc.url, alice, 'GET', `/purchases/${id}`)).body.code).toBe('PURCHASE_NOT_FOUND');
     expect((await call(svc.url, alice, 'POST', `/purchases/${id}/cancel`)).status).toBe(404);
   });
 
   it('when a pending purchase is cancelled, then 409 PURCHASE_PENDING', async () => {
     const first = await buyAs(svc.url, alice, { productId, quantity: 1 });
-    const id = first.body.error.details.purchase.id;
+    const id = first.body.purchase.id;
     const res = await call(svc.url, alice, 'POST', `/purchases/${id}/cancel`);
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('PURCHASE_PENDING');
+    expect(res.body.code).toBe('PURCHASE_PENDING');
   });
 });
 

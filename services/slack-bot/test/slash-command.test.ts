@@ -42,7 +42,7 @@ describe(`the /msa slash command, verified by Slack's signature (replays remembe
     expect((await post(FORM.replace('U1', 'U2'), headers)).status).toBe(200);
     const again = await post(FORM.replace('U1', 'U2'), headers);
     expect(again.status).toBe(401);
-    expect((await readJson(again)).error.code).toBe('SIGNATURE_REPLAYED');
+    expect((await readJson(again)).code).toBe('SIGNATURE_REPLAYED');
   });
 
   it.each([
@@ -81,7 +81,7 @@ describe(`the /msa slash command, verified by Slack's signature (replays remembe
   ])('when a request has %s, then 401', async (_what, headers, body, code) => {
     const res = await post(body, headers());
     expect(res.status).toBe(401);
-    expect((await readJson(res)).error.code).toBe(code);
+    expect((await readJson(res)).code).toBe(code);
   });
 
   it('when called without the internal token (not through the gateway), then 401', async () => {
@@ -98,7 +98,7 @@ describe(`the /msa slash command, verified by Slack's signature (replays remembe
         headers: { 'x-internal-token': token, ...signed() },
       });
       expect(res.status).toBe(503);
-      expect((await readJson(res)).error.code).toBe('NOT_CONFIGURED');
+      expect((await readJson(res)).code).toBe('NOT_CONFIGURED');
     } finally {
       await plain.stop();
     }

@@ -46,7 +46,7 @@ export async function call(
   } catch (err) {
     return {
       status: 0,
-      body: { error: { code: 'NO_ANSWER', message: (err as Error).message } },
+      body: { code: 'NO_ANSWER', detail: (err as Error).message },
       headers: new Headers(),
     };
   }

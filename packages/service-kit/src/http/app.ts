@@ -11,7 +11,7 @@ import { requestContext, type RequestContext } from '../log/request-context';
 import type { ServiceMetrics } from '../metrics/metrics';
 import type { ProcessStats } from '../registry/process-stats';
 import { errorHandler, notFoundHandler } from './error-handler';
-import { errorBody } from './errors';
+import { sendProblem } from './send-problem';
 import { requestIdFrom } from './request-id';
 
 export interface AppOptions {
@@ -85,11 +85,12 @@ export function buildApp(opts: AppOptions): express.Express {
     app.use(async (req, res, next) => {
       const token = req.headers[INTERNAL_TOKEN_HEADER];
       if (typeof token !== 'string' || token === '') {
-        res
-          .status(401)
-          .json(
-            errorBody('INTERNAL_TOKEN_REQUIRED', 'this service only answers calls from inside the system'),
-          );
+        sendProblem(
+          res,
+          401,
+          'INTERNAL_TOKEN_REQUIRED',
+          'this service only answers calls from inside the system',
+        );
         return;
       }
       try {
@@ -99,7 +100,7 @@ export function buildApp(opts: AppOptions): express.Express {
         next();
       } catch (err) {
         const message = err instanceof InvalidInternalToken ? err.message : 'internal token invalid';
-        res.status(401).json(errorBody('INTERNAL_TOKEN_INVALID', message));
+        sendProblem(res, 401, 'INTERNAL_TOKEN_INVALID', message);
       }
     });
   }

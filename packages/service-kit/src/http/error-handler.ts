@@ -1,10 +1,11 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { AppError, errorBody } from './errors';
+import { AppError } from './errors';
+import { sendProblem } from './send-problem';
 
-/** Unknown route → 404 in the one error shape. */
+/** Unknown route → 404 as problem details, like every other error. */
 export const notFoundHandler: RequestHandler = (req, res) => {
-  res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  sendProblem(res, 404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`);
 };
 
 interface BodyParserError {
@@ -14,7 +15,7 @@ interface BodyParserError {
 }
 
 /**
- * The last middleware: maps any error to a status and the one body shape. Logs only 5xx
+ * The last middleware: maps any error to a status and problem details (problem.ts). Logs only 5xx
  * (a 4xx is the client's mistake, not ours) and never sends a stack trace.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -25,37 +26,33 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const parser = err as BodyParserError;
     if (parser.type === 'entity.parse.failed') {
-      res.status(400).json(errorBody('MALFORMED_JSON', 'the request body is not valid JSON'));
+      sendProblem(res, 400, 'MALFORMED_JSON', 'the request body is not valid JSON');
       return;
     }
     if (parser.type === 'entity.too.large') {
-      res
-        .status(413)
-        .json(errorBody('PAYLOAD_TOO_LARGE', `the request body is larger than ${parser.limit} bytes`));
+      sendProblem(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${parser.limit} bytes`);
       return;
     }
     if (parser.type === 'encoding.unsupported' || parser.type === 'charset.unsupported') {
-      res.status(415).json(errorBody('UNSUPPORTED_ENCODING', 'the request body encoding is not supported'));
+      sendProblem(res, 415, 'UNSUPPORTED_ENCODING', 'the request body encoding is not supported');
       return;
     }
     if (parser.type && parser.status && parser.status < 500) {
-      res.status(parser.status).json(errorBody('BAD_REQUEST', 'the request could not be read'));
+      sendProblem(res, parser.status, 'BAD_REQUEST', 'the request could not be read');
       return;
     }
     if (isDatabaseUnavailable(err)) {
       logger.warn({ err: (err as Error).message }, 'database unavailable');
-      res
-        .status(503)
-        .json(errorBody('DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly'));
+      sendProblem(res, 503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly');
       return;
     }
     if (err instanceof AppError) {
       if (err.status >= 500) logger.error({ err }, err.message);
-      res.status(err.status).json(errorBody(err.code, err.message, err.details));
+      sendProblem(res, err.status, err.code, err.message, err.details);
       return;
     }
     logger.error({ err }, 'unhandled error');
-    res.status(500).json(errorBody('INTERNAL', 'something went wrong on our side'));
+    sendProblem(res, 500, 'INTERNAL', 'something went wrong on our side');
   };
 }
 

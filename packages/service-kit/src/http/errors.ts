@@ -1,6 +1,9 @@
+import type { FieldProblem } from './problem';
+
 /**
- * Errors named by what they mean. Code throws these; one middleware turns them into
- * `{"error":{"code","message","details"}}` with the right status.
+ * Errors named by what they mean. Code throws these; one middleware turns them into problem details
+ * (application/problem+json, see problem.ts) with the right status: `code` is the project's code, the message is
+ * the `detail`, and `details` becomes the `errors` member (field problems) or extension members (an object).
  */
 export class AppError extends Error {
   constructor(
@@ -14,10 +17,7 @@ export class AppError extends Error {
   }
 }
 
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+export type { FieldProblem };
 
 export class ValidationError extends AppError {
   constructor(message = 'the request is not valid', details?: FieldProblem[] | unknown) {
@@ -53,8 +53,4 @@ export class UpstreamTimeoutError extends AppError {
   constructor(message: string) {
     super(504, 'UPSTREAM_TIMEOUT', message);
   }
-}
-
-export function errorBody(code: string, message: string, details?: unknown) {
-  return { error: details === undefined ? { code, message } : { code, message, details } };
 }

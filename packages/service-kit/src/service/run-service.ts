@@ -1,5 +1,6 @@
 import type { ConfigShape } from '../config/config';
 import { ConfigError } from '../config/config';
+import { MigrationError } from '../data/migrations';
 import type { ServiceDefinition } from './definition';
 import { startService, type RunningService } from './start-service';
 
@@ -15,7 +16,7 @@ export async function runService<S extends ConfigShape | undefined>(
   try {
     running = await startService(def);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof MigrationError) {
       console.error(`${def.name}: ${err.message}`);
     } else {
       console.error(`${def.name}: failed to start: ${(err as Error).stack ?? err}`);

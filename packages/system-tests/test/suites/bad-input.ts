@@ -103,7 +103,8 @@ export function badInputSuite(system: () => TestSystem): void {
         signal: AbortSignal.timeout(10_000),
       } as RequestInit);
       expect(res.status).toBe(413);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(((await res.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
       const login = await call(ts.gatewayUrl, 'POST', '/members/login', {
         body: { email: 'big@example.test', password: 'x'.repeat(20) },
       });
@@ -123,7 +124,10 @@ export function badInputSuite(system: () => TestSystem): void {
             signal: AbortSignal.timeout(10_000),
           } as RequestInit);
           await res.arrayBuffer();
-          return res.status;
+          // Each 413 is problem details, like every other error here.
+          return /^application\/problem\+json/.test(res.headers.get('content-type') ?? '')
+            ? res.status
+            : `${res.status} ${res.headers.get('content-type')}`;
         } catch (err) {
           return (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as Error).message;
         }
@@ -257,7 +261,8 @@ export function badInputSuite(system: () => TestSystem): void {
     ])('when %s %s comes through the gateway, then 404', async (method, path) => {
       const res = await rawRequest(ts.gatewayUrl, method, path);
       expect(res.status).toBe(404);
-      expect(JSON.parse(res.body).error.code).toBe('NOT_FOUND');
+      expect(res.contentType).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(res.body).code).toBe('NOT_FOUND');
     });
   });
 }
@@ -292,7 +297,7 @@ async function rawRequest(
   baseUrl: string,
   method: string,
   path: string,
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; contentType: string; body: string }> {
   const http = await import('node:http');
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
@@ -300,7 +305,9 @@ async function rawRequest(
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, contentType: res.headers['content-type'] ?? '', body }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);

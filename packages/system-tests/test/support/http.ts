@@ -1,4 +1,4 @@
-import { INTERNAL_TOKEN_HEADER, SseParser, type InstanceRecord } from '@msa/service-kit';
+import { INTERNAL_TOKEN_HEADER, SseParser, problemSchema, type InstanceRecord } from '@msa/service-kit';
 
 export interface Answer {
   status: number;
@@ -38,16 +38,23 @@ export async function call(
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
-  const json = (res.headers.get('content-type') ?? '').includes('application/json');
+  const json = /^application\/(problem\+)?json/.test(res.headers.get('content-type') ?? '');
   return { status: res.status, headers: res.headers, body: json && text ? JSON.parse(text) : text };
 }
 
-/** A JSON error answer: `{ error: { code, message } }` with this status (and code). */
+/**
+ * An error answer: problem details (RFC 9457, docs/errors.md) with this status (and code): the content type, every
+ * standard member, and the request id as its instance.
+ */
 export const expectJsonError = (answer: Answer, status: number, code?: string) => {
   expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(typeof answer.body.error?.message).toBe('string');
-  if (code) expect(answer.body.error.code).toBe(code);
+  expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(problemSchema.parse(answer.body)).toMatchObject({
+    status,
+    type: `urn:msa:problem:${answer.body.code.toLowerCase().replace(/_/g, '-')}`,
+    instance: answer.headers.get('x-request-id'),
+  });
+  if (code) expect(answer.body.code).toBe(code);
 };
 
 /** Retries `check` until it gives a value, every 50 ms, at most `withinMs`; the error names what never came. */

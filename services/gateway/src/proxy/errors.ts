@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
+import { PROBLEM_CONTENT_TYPE, problem } from '@msa/service-kit';
 import { securityHeaders } from './headers';
 
 /**
- * Writes the one error body shape, `{"error":{"code","message","details"}}`, with the request id and the security
- * headers. `extra` adds headers such as Retry-After. A response already under way is cut instead: a second status
+ * Writes the one error shape, problem details (RFC 9457, the kit's `problem`: the request id is its `instance`), with
+ * the x-request-id and the security headers. `extra` adds headers such as Retry-After. A response already under way is cut instead: a second status
  * line cannot be sent.
  */
 export function sendError(
@@ -20,10 +21,10 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: { code, message, details } });
+  const body = JSON.stringify(problem({ status, code, detail: message, instance: requestId, details }));
   const headers = [
     'content-type',
-    'application/json; charset=utf-8',
+    PROBLEM_CONTENT_TYPE + '; charset=utf-8',
     'content-length',
     String(Buffer.byteLength(body)),
     'cache-control',

@@ -18,6 +18,7 @@ import { resolveRequestId } from './request-id';
 import { UpstreamPool } from './upstreams';
 import { StatusBoard } from '../status/board';
 import { isStatusPath, StatusPage } from '../status/page';
+import { ApiDocs, isDocsPath } from '../docs/page';
 
 export interface GatewayOptions {
   registry: RegistryView;
@@ -40,6 +41,8 @@ export interface GatewayOptions {
   outlier?: Partial<OutlierOptions>;
   /** The status page (`/status`): how long lost instances stay on it, how often it is pushed. */
   status?: { keepGoneMs?: number; pushMs?: number };
+  /** The API document served at /docs (default: the repository's docs/openapi.json). */
+  docsFile?: string;
 }
 
 export interface RouteView {
@@ -114,6 +117,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     limit: limiter === null ? undefined : (key) => limiter.check(key),
     pushMs: opts.status?.pushMs,
   });
+  const docs = new ApiDocs(logger, opts.docsFile);
   const bodyLimit = opts.bodyLimitBytes;
   const redirectToHttps = opts.redirectToHttps === true;
   let httpsPort = opts.httpsPort ?? null;
@@ -134,6 +138,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The status page is the gateway's own (before the route table: no service can take /status over).
     if (path !== null && isStatusPath(path) && (secure || !redirectToHttps)) {
       statusPage.handle(req, res, path, resolveRequestId(headers['x-request-id']), secure);
+      return true;
+    }
+    // So is the API reference: static, open, and before the route table too.
+    if (path !== null && isDocsPath(path) && (secure || !redirectToHttps)) {
+      docs.handle(req, res, path, resolveRequestId(headers['x-request-id']), secure);
       return true;
     }
 

@@ -3,7 +3,7 @@ import { AppError, type InternalClient } from '@msa/service-kit';
 
 export type ReserveOutcome =
   | { kind: 'reserved'; unitPrice: number }
-  | { kind: 'out-of-stock'; details: unknown }
+  | { kind: 'out-of-stock'; details: { available?: number; requested?: number } }
   | { kind: 'product-not-found' }
   /** No answer, or a 5xx: the reservation may or may not exist, so the purchase stays pending. */
   | { kind: 'unavailable'; reason: string }
@@ -50,7 +50,7 @@ export class ProductClient {
   /** Idempotent per purchase id at product, so the kit may retry it on another instance. */
   async reserve(purchaseId: string, productId: string, quantity: number): Promise<ReserveOutcome> {
     const res = await call(this.http, (http) =>
-      http.request<ReservationBody & { error?: { code?: string; details?: unknown } }>(PRODUCT, {
+      http.request<ReservationBody & { code?: string; available?: number; requested?: number }>(PRODUCT, {
         method: 'POST',
         path: '/internal/reservations',
         body: { purchaseId, productId, quantity },
@@ -64,8 +64,9 @@ export class ProductClient {
       if (unitPrice === undefined) return { kind: 'unavailable', reason: 'product answered without a price' };
       return { kind: 'reserved', unitPrice };
     }
-    if (status === 409 && data?.error?.code === 'OUT_OF_STOCK') {
-      return { kind: 'out-of-stock', details: data.error.details };
+    // Product's problem details: `code`, and how many were asked and left as extension members.
+    if (status === 409 && data?.code === 'OUT_OF_STOCK') {
+      return { kind: 'out-of-stock', details: { available: data.available, requested: data.requested } };
     }
     if (status === 404) return { kind: 'product-not-found' };
     if (status >= 500) return { kind: 'unavailable', reason: `product answered ${status}` };
