@@ -1,0 +1,258 @@
+// `npm run dev`: the running system, plus a watch on the sources of what it runs. A change under a
+// service's src/ rebuilds that service (tsc) and replaces its instances; a change in a library it uses
+// (the service kit) rebuilds the library and every package that uses it, then replaces those services.
+// The databases, Redis and every other service keep running. A build that fails is printed and the old
+// instances keep serving.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import type { Colors } from './output';
+import { colors, indent } from './output';
+import { StartFailure } from './process';
+import type { RunningSystem } from './system';
+import { readWorkspace, rebuildOrder, type WorkspacePackage } from './workspace';
+
+export interface WatchOptions {
+  /** Where services/ and packages/ are (default the system's root). */
+  rootDir?: string;
+  /** How long to wait after the last change before building: an editor's save is several events. */
+  debounceMs?: number;
+  color?: boolean;
+  /** Where its lines go (default: where the system prints its own). */
+  print?: (line: string) => void;
+}
+
+export interface Reload {
+  /** The services replaced (each had its instances replaced) and those whose build or start failed. */
+  replaced: string[];
+  failed: string[];
+  /** From the first change seen to the last new instance ready. */
+  totalMs: number;
+}
+
+/**
+ * A watch on a running system. Events: 'reload' (Reload) after each round of builds and restarts,
+ * 'error' is never emitted (failures are printed and the old instances keep serving).
+ */
+export interface DevWatcher extends EventEmitter {
+  /** The source folders watched. */
+  readonly watched: string[];
+  /** Resolves when no build or restart is under way or waiting. */
+  idle(): Promise<void>;
+  /** Stops watching and a build under way; a replace under way ends on its own (the system is stopping). */
+  close(): void;
+}
+
+// Only sources count: editor swap files, backups and tsc's own output do not.
+const SOURCE = /\.(ts|mts|cts|js|mjs|cjs|json|sql)$/;
+
+export function watchSystem(system: RunningSystem, options: WatchOptions = {}): DevWatcher {
+  return new Watcher(system, options);
+}
+
+class Watcher extends EventEmitter implements DevWatcher {
+  readonly watched: string[] = [];
+  private readonly fsWatchers: FSWatcher[] = [];
+  private readonly packages: WorkspacePackage[];
+  /** Package name → 'build' (src changed) or 'restart' (only migrations changed). */
+  private readonly dirty = new Map<string, 'build' | 'restart'>();
+  private firstChangeAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private building: ChildProcess | undefined;
+  private closed = false;
+  private readonly c: Colors;
+  private readonly color: boolean;
+  private readonly print: (line: string) => void;
+  private readonly debounceMs: number;
+
+  constructor(
+    private readonly system: RunningSystem,
+    options: WatchOptions,
+  ) {
+    super();
+    this.color = options.color ?? false;
+    this.print = options.print ?? ((line) => system.print(line));
+    this.c = colors(this.color);
+    this.debounceMs = options.debounceMs ?? 150;
+    const workspace = readWorkspace(options.rootDir ?? system.rootDir);
+    const running = new Set(system.services.map((s) => s.name));
+    const services = workspace.filter((p) => p.isService && running.has(p.folder));
+    // The libraries the running services use, transitively.
+    const byName = new Map(workspace.map((p) => [p.name, p]));
+    const used = new Map<string, WorkspacePackage>();
+    const use = (p: WorkspacePackage): void => {
+      for (const dep of p.localDependencies) {
+        const lib = byName.get(dep);
+        if (!lib || lib.isService || used.has(lib.name)) continue;
+        used.set(lib.name, lib);
+        use(lib);
+      }
+    };
+    services.forEach(use);
+    this.packages = [...used.values(), ...services];
+    for (const p of this.packages) {
+      this.watch(p, 'src', 'build');
+      if (p.isService) this.watch(p, 'migrations', 'restart');
+    }
+  }
+
+  private watch(p: WorkspacePackage, folder: string, kind: 'build' | 'restart'): void {
+    const dir = path.join(p.dir, folder);
+    if (!existsSync(dir)) return;
+    // Node's own recursive watch (inotify on Linux since Node 20, FSEvents on macOS, Windows' own).
+    const watcher = watch(dir, { recursive: true }, (_event, file) => {
+      if (file && (!SOURCE.test(file) || path.basename(file).startsWith('.'))) return;
+      this.changed(p.name, kind);
+    });
+    watcher.on('error', (err) => this.print(`✖ watching ${dir} failed: ${err.message}`));
+    this.fsWatchers.push(watcher);
+    this.watched.push(dir);
+  }
+
+  private changed(name: string, kind: 'build' | 'restart'): void {
+    if (this.closed) return;
+    if (this.dirty.get(name) !== 'build') this.dirty.set(name, kind);
+    this.firstChangeAt ??= Date.now();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.schedule(), this.debounceMs);
+  }
+
+  /** One round at a time: changes during a round are taken by the next one. */
+  private schedule(): void {
+    if (this.round || this.closed || this.dirty.size === 0) return;
+    const batch = new Map(this.dirty);
+    const since = this.firstChangeAt ?? Date.now();
+    this.dirty.clear();
+    this.firstChangeAt = undefined;
+    this.round = this.reload(batch, since)
+      .catch((err: Error) => this.print(`✖ reload failed: ${err.stack ?? err.message}`))
+      .finally(() => {
+        this.round = undefined;
+        this.schedule();
+      });
+  }
+
+  private async reload(batch: Map<string, 'build' | 'restart'>, since: number): Promise<void> {
+    const watchedNames = new Set(this.packages.map((p) => p.name));
+    const toBuild = rebuildOrder(
+      this.packages,
+      [...batch].filter(([, kind]) => kind === 'build').map(([name]) => name),
+    ).filter((p) => watchedNames.has(p.name));
+    const buildMs = new Map<string, number>();
+    const broken = new Set<string>();
+    // One build at a time: the machine is busy serving the system meanwhile.
+    for (const p of toBuild) {
+      if (this.closed) return;
+      if (p.localDependencies.some((dep) => broken.has(dep))) {
+        broken.add(p.name);
+        continue;
+      }
+      const started = Date.now();
+      const build = tsc(p.dir, this.color);
+      this.building = build.child;
+      const result = await build.result;
+      this.building = undefined;
+      if (this.closed) return;
+      buildMs.set(p.name, Date.now() - started);
+      if (!result.ok) {
+        broken.add(p.name);
+        const users = toBuild.filter((q) => q.isService && q !== p).map((q) => q.folder);
+        const who = p.isService
+          ? 'its instances keep'
+          : users.length === 1
+            ? `${users[0]} keeps`
+            : `${users.join(', ') || 'what uses it'} keep`;
+        this.print(
+          `✖ ${p.folder} does not compile; ${who} running the previous build:\n${indent(result.output, this.c)}`,
+        );
+      }
+    }
+    const services = this.packages.filter(
+      (p) => p.isService && !broken.has(p.name) && (buildMs.has(p.name) || batch.get(p.name) === 'restart'),
+    );
+    // The registry last and the gateway before it: the others re-register with a distributor that is up.
+    const rank = (p: WorkspacePackage) => (p.folder === 'distributor' ? 2 : p.folder === 'gateway' ? 1 : 0);
+    const replaced: string[] = [];
+    const failed = [...broken].map((name) => this.packages.find((p) => p.name === name)!.folder);
+    for (const tier of [0, 1, 2]) {
+      await Promise.all(
+        services
+          .filter((p) => rank(p) === tier)
+          .map(async (p) => {
+            if (this.closed) return;
+            const started = Date.now();
+            try {
+              const instances = await this.system.replace(p.folder);
+              replaced.push(p.folder);
+              const built = buildMs.get(p.name);
+              this.print(
+                `↻ ${p.folder}: ${instances.length} instance(s) replaced in ${seconds(Date.now() - started)}` +
+                  (built !== undefined ? ` after a ${seconds(built)} build` : ' (migrations changed)') +
+                  ` — ${seconds(Date.now() - since)} from the change`,
+              );
+            } catch (err) {
+              failed.push(p.folder);
+              if (err instanceof StartFailure) {
+                this.print(
+                  `✖ ${p.folder}: the new build could not start (${err.label} ${err.reason}); ` +
+                    `${rank(p) === 0 ? 'the old instances keep serving' : 'it is down until the next change'}` +
+                    (err.lastLines.length > 0 ? `:\n${indent(err.lastLines, this.c)}` : ''),
+                );
+              } else {
+                this.print(`✖ ${p.folder}: not replaced: ${(err as Error).message}`);
+              }
+            }
+          }),
+      );
+    }
+    this.emit('reload', { replaced, failed, totalMs: Date.now() - since } satisfies Reload);
+  }
+
+  async idle(): Promise<void> {
+    // Bounded: each pass waits for a round or a pending debounce; changes stop coming in a test.
+    for (let pass = 0; pass < 1000 && (this.round || this.dirty.size > 0); pass++) {
+      if (this.round) await this.round;
+      else await new Promise((resolve) => setTimeout(resolve, this.debounceMs + 10));
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const watcher of this.fsWatchers) watcher.close();
+    this.building?.kill('SIGKILL');
+  }
+}
+
+/**
+ * `tsc -p tsconfig.build.json` in a package folder, what `npm run build` runs there, but writing nothing when
+ * the code does not compile: dist/ keeps the last good build, which a crashed instance is restarted on.
+ */
+function tsc(
+  dir: string,
+  pretty: boolean,
+): { child: ChildProcess; result: Promise<{ ok: boolean; output: string[] }> } {
+  const compiler = require.resolve('typescript/bin/tsc', { paths: [dir, __dirname] });
+  const child = spawn(
+    process.execPath,
+    [compiler, '-p', 'tsconfig.build.json', '--noEmitOnError', '--pretty', String(pretty)],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const result = new Promise<{ ok: boolean; output: string[] }>((resolve) => {
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (err) => resolve({ ok: false, output: [`tsc could not run: ${err.message}`] }));
+    child.on('close', (code) => resolve({ ok: code === 0, output: output.trimEnd().split('\n').slice(-40) }));
+  });
+  return { child, result };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
