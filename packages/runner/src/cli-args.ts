@@ -31,7 +31,9 @@ environment wins over it; .env.example lists every variable):
   REDIS_URL              a Redis server for caches, rate limits and the registry
   INTERNAL_TOKEN_SECRET  the services' shared secret (random per run when unset)
   LOG_LEVEL              the services' log level (info)
-  DISTRIBUTOR_PORT       9000    GATEWAY_PORT  8080    GATEWAY_HTTPS_PORT  8443
+  DISTRIBUTOR_PORT       the distributor's port (9000)
+  GATEWAY_HTTP_PORT      the gateway's plain HTTP port (8080)
+  GATEWAY_HTTPS_PORT     the gateway's HTTPS port (8443)
 
 Ctrl-C stops everything (a second Ctrl-C kills at once).
 `;
