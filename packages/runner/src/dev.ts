@@ -1,12 +1,13 @@
 // `npm run dev`: the running system, plus a watch on the sources of what it runs. A change under a
-// service's src/ rebuilds that service (tsc) and replaces its instances; a change in a library it uses
+// service's src/ rebuilds that service (the TypeScript compiler, kept warm in a thread) and replaces its instances; a change in a library it uses
 // (the service kit) rebuilds the library and every package that uses it, then replaces those services.
 // The databases, Redis and every other service keep running. A build that fails is printed and the old
 // instances keep serving.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BuildRequest, BuildResult } from './build-worker';
 import type { Colors } from './output';
 import { colors, indent } from './output';
 import { StartFailure } from './process';
@@ -60,7 +61,7 @@ class Watcher extends EventEmitter implements DevWatcher {
   private firstChangeAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
-  private building: ChildProcess | undefined;
+  private readonly compiler = new Compiler();
   private closed = false;
   private readonly c: Colors;
   private readonly color: boolean;
@@ -150,10 +151,7 @@ class Watcher extends EventEmitter implements DevWatcher {
         continue;
       }
       const started = Date.now();
-      const build = tsc(p.dir, this.color);
-      this.building = build.child;
-      const result = await build.result;
-      this.building = undefined;
+      const result = await this.compiler.build(p.dir, this.color);
       if (this.closed) return;
       buildMs.set(p.name, Date.now() - started);
       if (!result.ok) {
@@ -222,35 +220,51 @@ class Watcher extends EventEmitter implements DevWatcher {
     this.closed = true;
     clearTimeout(this.timer);
     for (const watcher of this.fsWatchers) watcher.close();
-    this.building?.kill('SIGKILL');
+    this.compiler.stop();
   }
 }
 
-/**
- * `tsc -p tsconfig.build.json` in a package folder, what `npm run build` runs there, but writing nothing when
- * the code does not compile: dist/ keeps the last good build, which a crashed instance is restarted on.
- */
-function tsc(
-  dir: string,
-  pretty: boolean,
-): { child: ChildProcess; result: Promise<{ ok: boolean; output: string[] }> } {
-  const compiler = require.resolve('typescript/bin/tsc', { paths: [dir, __dirname] });
-  const child = spawn(
-    process.execPath,
-    [compiler, '-p', 'tsconfig.build.json', '--noEmitOnError', '--pretty', String(pretty)],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const result = new Promise<{ ok: boolean; output: string[] }>((resolve) => {
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', (err) => resolve({ ok: false, output: [`tsc could not run: ${err.message}`] }));
-    child.on('close', (code) => resolve({ ok: code === 0, output: output.trimEnd().split('\n').slice(-40) }));
-  });
-  return { child, result };
+/** The compiled worker; under Jest (running src/) the one in dist/, as for the PGlite server. */
+function workerScript(): string {
+  const beside = path.join(__dirname, 'build-worker.js');
+  return existsSync(beside) ? beside : path.join(__dirname, '..', 'dist', 'build-worker.js');
+}
+
+/** One compiler thread for all packages, started at the first build (see build-worker.ts for why). */
+class Compiler {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, (result: BuildResult) => void>();
+
+  build(dir: string, pretty: boolean): Promise<BuildResult> {
+    const worker = (this.worker ??= this.start());
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      worker.postMessage({ id, dir, pretty } satisfies BuildRequest);
+    });
+  }
+
+  private start(): Worker {
+    const worker = new Worker(workerScript());
+    worker.on('message', (result: BuildResult) => {
+      this.pending.get(result.id)?.(result);
+      this.pending.delete(result.id);
+    });
+    const fail = (why: string) => {
+      for (const [id, resolve] of this.pending) resolve({ id, ok: false, output: [why] });
+      this.pending.clear();
+      if (this.worker === worker) this.worker = undefined; // the next build starts a new one
+    };
+    worker.on('error', (err) => fail(`the compiler thread failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => fail(`the compiler thread stopped (${code})`));
+    return worker;
+  }
+
+  stop(): void {
+    void this.worker?.terminate();
+    this.worker = undefined;
+  }
 }
 
 function seconds(ms: number): string {
