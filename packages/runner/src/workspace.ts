@@ -11,7 +11,10 @@ export interface WorkspacePackage {
   isService: boolean;
   /** The folder name; for a service also its registry name. */
   folder: string;
-  /** The names of the workspace packages it depends on directly (dependencies and devDependencies). */
+  /**
+   * The workspace packages it runs with: its `dependencies` among them. devDependencies are left out: a
+   * service's tests may use another service (purchase's use product), its running code does not.
+   */
   localDependencies: string[];
 }
 
@@ -31,11 +34,10 @@ export function readWorkspace(rootDir: string): WorkspacePackage[] {
       const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as {
         name?: string;
         dependencies?: Record<string, string>;
-        devDependencies?: Record<string, string>;
       };
       const name = pkg.name ?? entry;
       found.push({ name, dir: realpathSync(path.join(dir, entry)), isService, folder: entry });
-      declared.set(name, [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
+      declared.set(name, Object.keys(pkg.dependencies ?? {}));
     }
   }
   const names = new Set(found.map((p) => p.name));

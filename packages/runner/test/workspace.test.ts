@@ -16,10 +16,11 @@ function pkg(folder: string, name: string, deps: Record<string, string> = {}, de
 beforeAll(() => {
   root = mkdtempSync(path.join(tmpdir(), 'msa-workspace-'));
   pkg('packages/service-kit', '@msa/service-kit', { pino: '^10' });
-  pkg('packages/openapi', '@msa/openapi', {}, { '@msa/product': '*', '@msa/service-kit': '*' });
+  pkg('packages/openapi', '@msa/openapi', { '@msa/product': '*', '@msa/service-kit': '*' });
   pkg('packages/helpers', '@msa/helpers', { '@msa/service-kit': '*' });
   pkg('services/product', '@msa/product', { '@msa/service-kit': '*', pg: '^8' });
-  pkg('services/purchase', '@msa/purchase', { '@msa/helpers': '*' });
+  // Its tests use product: no reason to rebuild it when product changes.
+  pkg('services/purchase', '@msa/purchase', { '@msa/helpers': '*' }, { '@msa/product': '*' });
   pkg('services/distributor', '@msa/distributor', {});
   // A linked service counts, under its real path.
   pkg('elsewhere/member', '@msa/member', { '@msa/service-kit': '*' });
@@ -29,7 +30,7 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the workspace behind the dev watch', () => {
-  test('when the packages are read, then each has its workspace dependencies only, and linked folders their real path', () => {
+  test('when the packages are read, then each has its workspace dependencies only (not devDependencies), and linked folders their real path', () => {
     const workspace = readWorkspace(root);
     const summary = Object.fromEntries(workspace.map((p) => [p.name, [p.isService, p.localDependencies]]));
     expect(summary).toEqual({
