@@ -22,6 +22,12 @@ export interface WatchOptions {
   color?: boolean;
   /** Where its lines go (default: where the system prints its own). */
   print?: (line: string) => void;
+  /**
+   * Build every watched package once in the background at the start (default true), so that the first
+   * change builds on a warm compiler too: seconds of CPU per package, and the compiler thread then holds
+   * about 60–80 MB per package.
+   */
+  warm?: boolean;
 }
 
 export interface Reload {
@@ -39,6 +45,8 @@ export interface Reload {
 export interface DevWatcher extends EventEmitter {
   /** The source folders watched. */
   readonly watched: string[];
+  /** Resolves when the background build at the start is done (at once with `warm: false`). */
+  readonly warming: Promise<void>;
   /** Resolves when no build or restart is under way or waiting. */
   idle(): Promise<void>;
   /** Stops watching and a build under way; a replace under way ends on its own (the system is stopping). */
@@ -62,6 +70,8 @@ class Watcher extends EventEmitter implements DevWatcher {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private readonly compiler = new Compiler();
+  /** The background build of every package at the start (see WatchOptions.warm). */
+  warming: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly c: Colors;
   private readonly color: boolean;
@@ -96,6 +106,18 @@ class Watcher extends EventEmitter implements DevWatcher {
     for (const p of this.packages) {
       this.watch(p, 'src', 'build');
       if (p.isService) this.watch(p, 'migrations', 'restart');
+    }
+    if (options.warm !== false) {
+      const started = Date.now();
+      const dirs = this.packages
+        .filter((p) => existsSync(path.join(p.dir, 'tsconfig.build.json')))
+        .map((p) => p.dir);
+      this.warming = this.compiler
+        .warm(dirs, () => this.closed)
+        .then(() => {
+          if (!this.closed)
+            this.print(`Compiler warm: ${dirs.length} package(s) built in ${seconds(Date.now() - started)}.`);
+        });
     }
   }
 
@@ -235,6 +257,7 @@ class Compiler {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, (result: BuildResult) => void>();
+  private readonly toWarm: string[] = [];
 
   build(dir: string, pretty: boolean): Promise<BuildResult> {
     const worker = (this.worker ??= this.start());
@@ -243,6 +266,23 @@ class Compiler {
       this.pending.set(id, resolve);
       worker.postMessage({ id, dir, pretty } satisfies BuildRequest);
     });
+  }
+
+  /**
+   * Builds these packages in the background, one at a time and only while no other build waits, so that
+   * even the first change builds on a warm compiler. A build, not only a check: a program whose files were
+   * never written would write them all at the next build, which costs most of a cold one (declarations).
+   * What it writes is what `npm start` built a moment before. Resolves when all are done (or it stopped).
+   */
+  async warm(dirs: string[], stopped: () => boolean): Promise<void> {
+    this.toWarm.push(...dirs);
+    for (let dir = this.toWarm.shift(); dir !== undefined && !stopped(); dir = this.toWarm.shift()) {
+      // Bounded: a build asked for meanwhile goes first (at most 10 minutes of them).
+      for (let wait = 0; this.pending.size > 0 && wait < 6000; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await this.build(dir, false);
+    }
   }
 
   private start(): Worker {
@@ -262,6 +302,7 @@ class Compiler {
   }
 
   stop(): void {
+    this.toWarm.length = 0;
     void this.worker?.terminate();
     this.worker = undefined;
   }
