@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   console.log('Press Ctrl-C to stop.');
   // The supervised children keep the event loop alive until a signal asks to stop.
   await stopRequested;
-  watcher?.close();
+  await watcher?.close();
   await system.stop();
   console.log('Stopped.');
   return 0;

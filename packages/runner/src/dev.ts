@@ -50,7 +50,7 @@ export interface DevWatcher extends EventEmitter {
   /** Resolves when no build or restart is under way or waiting. */
   idle(): Promise<void>;
   /** Stops watching and a build under way; a replace under way ends on its own (the system is stopping). */
-  close(): void;
+  close(): Promise<void>;
 }
 
 // Only sources count: editor swap files, backups and tsc's own output do not.
@@ -112,12 +112,10 @@ class Watcher extends EventEmitter implements DevWatcher {
       const dirs = this.packages
         .filter((p) => existsSync(path.join(p.dir, 'tsconfig.build.json')))
         .map((p) => p.dir);
-      this.warming = this.compiler
-        .warm(dirs, () => this.closed)
-        .then(() => {
-          if (!this.closed)
-            this.print(`Compiler warm: ${dirs.length} package(s) built in ${seconds(Date.now() - started)}.`);
-        });
+      this.warming = this.compiler.warm(dirs).then(() => {
+        if (!this.closed)
+          this.print(`Compiler warm: ${dirs.length} package(s) built in ${seconds(Date.now() - started)}.`);
+      });
     }
   }
 
@@ -238,11 +236,11 @@ class Watcher extends EventEmitter implements DevWatcher {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     for (const watcher of this.fsWatchers) watcher.close();
-    this.compiler.stop();
+    await this.compiler.stop();
   }
 }
 
@@ -258,8 +256,10 @@ class Compiler {
   private nextId = 1;
   private readonly pending = new Map<number, (result: BuildResult) => void>();
   private readonly toWarm: string[] = [];
+  private stopped = false;
 
   build(dir: string, pretty: boolean): Promise<BuildResult> {
+    if (this.stopped) return Promise.resolve({ id: 0, ok: false, output: ['the compiler was stopped'] });
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -274,9 +274,9 @@ class Compiler {
    * never written would write them all at the next build, which costs most of a cold one (declarations).
    * What it writes is what `npm start` built a moment before. Resolves when all are done (or it stopped).
    */
-  async warm(dirs: string[], stopped: () => boolean): Promise<void> {
+  async warm(dirs: string[]): Promise<void> {
     this.toWarm.push(...dirs);
-    for (let dir = this.toWarm.shift(); dir !== undefined && !stopped(); dir = this.toWarm.shift()) {
+    for (let dir = this.toWarm.shift(); dir !== undefined && !this.stopped; dir = this.toWarm.shift()) {
       // Bounded: a build asked for meanwhile goes first (at most 10 minutes of them).
       for (let wait = 0; this.pending.size > 0 && wait < 6000; wait++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -301,10 +301,12 @@ class Compiler {
     return worker;
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    this.stopped = true;
     this.toWarm.length = 0;
-    void this.worker?.terminate();
+    const worker = this.worker;
     this.worker = undefined;
+    await worker?.terminate();
   }
 }
 

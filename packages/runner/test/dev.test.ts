@@ -62,7 +62,7 @@ beforeEach(async () => {
 }, 30_000);
 
 afterEach(async () => {
-  dev?.close();
+  await dev?.close();
   await system?.stop();
   root?.cleanup();
 });

@@ -64,7 +64,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  dev?.close();
+  await dev?.close();
   await ts?.stop();
   if (copy) rmSync(copy, { recursive: true, force: true });
 }, 60_000);
