@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm start`: install what is missing, build what changed (turbo caches the rest), then run the
-// local runner with the same arguments. Plain Node, no dependencies: it runs before there are any.
+// `npm start` (and `npm run dev`, which adds --watch): install what is missing, build what changed (turbo
+// caches the rest), then run the local runner with the same arguments. Plain Node, no dependencies: it runs
+// before there are any.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +25,8 @@ const build = spawnSync(turbo(), ['run', 'build', '--output-logs=errors-only', .
 });
 if (build.error || build.status !== 0) {
   console.error(
-    `The build failed${build.error ? ` (${build.error.message})` : ''}: fix the errors above, then run npm start again.`,
+    `The build failed${build.error ? ` (${build.error.message})` : ''}: fix the errors above, then run ` +
+      `${args.includes('--watch') ? 'npm run dev' : 'npm start'} again.`,
   );
   process.exit(1);
 }

@@ -139,7 +139,7 @@ async function npmStartToPurchase(ctx: BenchContext): Promise<string> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DISTRIBUTOR_PORT: String(await freePort()),
-    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_HTTP_PORT: String(gatewayPort),
     GATEWAY_HTTPS_PORT: '0',
   };
   delete env.DATABASE_URL;

@@ -25,7 +25,7 @@ export async function startBenchSystem(options: StartSystemOptions = {}): Promis
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DISTRIBUTOR_PORT: String(await freePort()),
-    GATEWAY_PORT: '0',
+    GATEWAY_HTTP_PORT: '0',
     GATEWAY_HTTPS_PORT: '0',
     RATE_LIMIT_POINTS: BENCH_RATE_LIMIT,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',

@@ -338,6 +338,18 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
     }
   });
 
+  it('passes the settings .env shares with npm start to every Node service, under the same names', () => {
+    // The same .env line changes both ways of running: npm start hands its whole environment to each service.
+    for (const name of nodeServices) {
+      const env = { ...envOf(name), ...merged[name]!.environment };
+      expect({ name, LOG_LEVEL: env.LOG_LEVEL }).toEqual({ name, LOG_LEVEL: '${LOG_LEVEL:-info}' });
+      expect({ name, SHUTDOWN_TIMEOUT_MS: env.SHUTDOWN_TIMEOUT_MS }).toEqual({
+        name,
+        SHUTDOWN_TIMEOUT_MS: '${SHUTDOWN_TIMEOUT_MS:-10000}',
+      });
+    }
+  });
+
   it('documents every variable it reads in .env.example, secrets left empty', () => {
     const example = read('.env.example');
     const declared = new Set([...example.matchAll(/^#? ?([A-Z0-9_]+)=/gm)].map((m) => m[1]));
@@ -347,6 +359,10 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
     for (const line of example.split('\n')) {
       if (/^#? ?[A-Z_]*(PASSWORD|SECRET)=/.test(line)) expect(line).toMatch(/=$/);
     }
+    // Once each, and every line commented out: copying the file changes nothing, in either mode.
+    const names = [...example.matchAll(/^#? ?([A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+    expect(example.split('\n').filter((line) => /^[A-Z0-9_]+=/.test(line))).toEqual([]);
   });
 
   // The real loaders, when they are installed: docker-compose (1.29 here, or v2 behind that name) with an

@@ -22,7 +22,7 @@ export function readSettings(env: NodeJS.ProcessEnv, rootDir: string): RunnerSet
     internalTokenSecret: env.INTERNAL_TOKEN_SECRET || randomBytes(32).toString('base64url'),
     logLevel: env.LOG_LEVEL || 'info',
     distributorPort: port(env, 'DISTRIBUTOR_PORT', 9000),
-    gatewayPort: port(env, 'GATEWAY_PORT', 8080),
+    gatewayPort: port(env, 'GATEWAY_HTTP_PORT', 8080),
     gatewayHttpsPort: port(env, 'GATEWAY_HTTPS_PORT', 8443),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,

@@ -1,4 +1,7 @@
-export { startSystem, type RunningSystem, type StartSystemOptions } from './system';
+export { defaultRootDir, startSystem, type RunningSystem, type StartSystemOptions } from './system';
+export { watchSystem, type DevWatcher, type Reload, type WatchOptions } from './dev';
+export { withEnvFile, type EnvWithFile } from './env-file';
+export { readWorkspace, rebuildOrder, type WorkspacePackage } from './workspace';
 export { StartFailure, backoffDelay, type ExitInfo, type InstanceInfo, type RestartPolicy } from './process';
 export { createEmbeddedPostgres } from './embedded-postgres';
 export { databaseNameFor } from './databases';

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /** The two services that listen on fixed, well-known ports; every other one takes a free port. */
@@ -30,7 +30,10 @@ export function discoverServices(rootDir: string): { services: ServiceDef[]; unb
   const services: ServiceDef[] = [];
   const unbuilt: string[] = [];
   const entries = existsSync(servicesDir) ? readdirSync(servicesDir, { withFileTypes: true }) : [];
-  for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+  // A linked service folder counts too (the dev-mode test runs linked services beside a copied one).
+  const isFolder = (e: (typeof entries)[number]) =>
+    e.isDirectory() || (e.isSymbolicLink() && statSync(path.join(servicesDir, e.name)).isDirectory());
+  for (const entry of entries.filter(isFolder).sort((a, b) => a.name.localeCompare(b.name))) {
     const dir = path.join(servicesDir, entry.name);
     if (!existsSync(path.join(dir, 'package.json'))) continue;
     const main = path.join(dir, 'dist', 'main.js');

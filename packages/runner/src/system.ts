@@ -68,10 +68,27 @@ export interface RunningSystem extends EventEmitter {
   stopInstance(service: string, index?: number): Promise<void>;
   /** Starts one more instance of a service and resolves when it is ready. */
   addInstance(service: string): Promise<InstanceInfo>;
+  /**
+   * Replaces every instance of a service with a fresh process (new code after a rebuild), resolving with
+   * the new instances. A service on a free port is replaced rolling: the new instances start next to the
+   * old ones and only when all are ready are the old ones stopped (deregister, drain), so no request fails;
+   * if one cannot start, the new ones are stopped and the old ones keep serving (it rejects with the
+   * StartFailure). The distributor and the gateway listen on fixed ports, so they are stopped first.
+   */
+  replace(service: string): Promise<InstanceInfo[]>;
+  /** The services this system runs, with their folders and planned counts. */
+  readonly services: readonly PlannedService[];
+  /** Prints a line where the runner prints its own (stdout, or the `print` option). */
+  print(line: string): void;
   /** SIGTERM to every instance, SIGKILL after stopTimeoutMs, then the distributor, then the databases. */
   stop(): Promise<void>;
   /** SIGKILL to every child at once. */
   forceStop(): void;
+}
+
+/** This checkout: the runner lives in <root>/packages/runner. */
+export function defaultRootDir(): string {
+  return path.resolve(__dirname, '..', '..', '..');
 }
 
 /**
@@ -80,7 +97,7 @@ export interface RunningSystem extends EventEmitter {
  * rejects with a StartFailure naming it.
  */
 export async function startSystem(options: StartSystemOptions = {}): Promise<RunningSystem> {
-  const rootDir = path.resolve(options.rootDir ?? path.join(__dirname, '..', '..', '..'));
+  const rootDir = path.resolve(options.rootDir ?? defaultRootDir());
   const parentEnv = options.env ?? process.env;
   const settings = readSettings(parentEnv, rootDir);
   const { services, unbuilt } = discoverServices(rootDir);
@@ -135,6 +152,10 @@ class System extends EventEmitter implements RunningSystem {
 
   get instances(): InstanceInfo[] {
     return [...this.groups.values()].flat().map((proc) => proc.info);
+  }
+
+  get services(): PlannedService[] {
+    return [...this.plan.values()];
   }
 
   get databaseServers(): InstanceInfo[] {
@@ -236,9 +257,16 @@ class System extends EventEmitter implements RunningSystem {
   private createInstance(service: PlannedService): SupervisedProcess {
     const group = this.groups.get(service.name) ?? [];
     this.groups.set(service.name, group);
+    const proc = this.newProcess(service, group.length + 1);
+    group.push(proc);
+    return proc;
+  }
+
+  /** A supervised process for one instance, echoed and reported, not yet in its group nor started. */
+  private newProcess(service: PlannedService, index: number): SupervisedProcess {
     const proc = new SupervisedProcess({
       service: service.name,
-      index: group.length + 1,
+      index,
       script: service.main,
       env: serviceEnv(service, this.settings, this.parentEnv, {
         distributorUrl: service.role === 'distributor' ? '' : (this.distributorUrl ?? ''),
@@ -249,7 +277,6 @@ class System extends EventEmitter implements RunningSystem {
       stopTimeoutMs: this.stopTimeoutMs,
       restart: this.restartPolicy,
     });
-    group.push(proc);
     this.prefixer.widen(proc.label);
     this.supervise(proc, service.name);
     return proc;
@@ -328,6 +355,39 @@ class System extends EventEmitter implements RunningSystem {
     if (!planned) throw new Error(`${service} is not part of this system`);
     if (planned.role !== 'service') throw new Error(`${service} listens on a fixed port; it runs once`);
     return this.createInstance(planned).start();
+  }
+
+  async replace(service: string): Promise<InstanceInfo[]> {
+    const planned = this.plan.get(service);
+    if (!planned) throw new Error(`${service} is not part of this system`);
+    if (this.stopping) throw new Error('the system is stopping');
+    const group = this.groups.get(service) ?? [];
+    // Instances stopped on purpose (stopInstance) stay stopped; crashed and given-up ones get the new code too.
+    const live = group.filter((proc) => proc.info.state !== 'stopped');
+    if (planned.role !== 'service') {
+      // A fixed port cannot be shared: stop, then start (the same restart as `restart`).
+      return Promise.all(
+        live.map(async (proc) => {
+          await proc.stop();
+          return proc.start();
+        }),
+      );
+    }
+    const fresh = live.map((old) => this.newProcess(planned, old.info.index));
+    const started = await Promise.allSettled(fresh.map((proc) => proc.start()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(fresh.map((proc) => proc.stop()));
+      throw failed.reason;
+    }
+    if (this.stopping) {
+      // Stopped meanwhile: stop() only knew the old ones.
+      await Promise.all(fresh.map((proc) => proc.stop()));
+      throw new Error('the system is stopping');
+    }
+    for (const [i, old] of live.entries()) group[group.indexOf(old)] = fresh[i]!;
+    await Promise.all(live.map((old) => old.stop()));
+    return fresh.map((proc) => proc.info);
   }
 
   stop(): Promise<void> {

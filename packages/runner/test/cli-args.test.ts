@@ -9,6 +9,14 @@ describe('command line', () => {
       help: false,
       prettyLogs: true,
       rootDir: undefined,
+      watch: false,
+    });
+  });
+
+  test('when --watch is given (npm run dev), then the sources are to be watched', () => {
+    expect(parseCliArgs(['--watch', '--scale', 'product=2'])).toMatchObject({
+      watch: true,
+      scale: { product: 2 },
     });
   });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { isAlive, makeRoot, testEnv } from './fake-services';
@@ -6,10 +7,14 @@ import { isAlive, makeRoot, testEnv } from './fake-services';
 const cli = path.resolve(__dirname, '..', 'dist', 'cli.js');
 
 /** Starts the built CLI on a temp repo and resolves once it says the system is ready. */
-async function runCli(services: Parameters<typeof makeRoot>[0]) {
+async function runCli(
+  services: Parameters<typeof makeRoot>[0],
+  { dotenv, env = {} }: { dotenv?: string; env?: NodeJS.ProcessEnv } = {},
+) {
   const root = makeRoot(services);
+  if (dotenv !== undefined) writeFileSync(path.join(root.rootDir, '.env'), dotenv);
   const child = spawn(process.execPath, [cli, '--root', root.rootDir, '--json-logs'], {
-    env: testEnv({ NO_COLOR: '1' }),
+    env: testEnv({ NO_COLOR: '1', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -25,7 +30,7 @@ async function runCli(services: Parameters<typeof makeRoot>[0]) {
   const pids = [
     ...new Set(output.flatMap((line) => [...line.matchAll(/ pid (\d+)/g)].map((m) => Number(m[1])))),
   ];
-  return { child, output, exited, pids, cleanup: root.cleanup };
+  return { child, output, exited, pids, rootDir: root.rootDir, cleanup: root.cleanup };
 }
 
 /** A SIGKILLed process is gone a moment after the signal; wait that moment (bounded). */
@@ -69,6 +74,26 @@ describe('the runner command', () => {
       expect(await alive(run.pids)).toEqual([]);
     } finally {
       if (!stopped(run.child)) run.child.kill('SIGKILL');
+      run.cleanup();
+    }
+  });
+
+  test('when the root has a .env, then the services get its variables, and the environment wins over it', async () => {
+    const dotenv =
+      '# as Compose reads it\nLOG_LEVEL=debug\nSEED_CATALOG=false\nSLACK_WEBHOOK_URL="https://hooks.example/x y"\n';
+    const run = await runCli({ member: {} }, { dotenv, env: { SEED_CATALOG: 'true', LOG_LEVEL: undefined } });
+    try {
+      const url = /listening on (\S+)/.exec(run.output.join('\n'))![1]!;
+      const member = (await (await fetch(url)).json()) as { env: Record<string, string> };
+      expect(member.env).toMatchObject({
+        LOG_LEVEL: 'debug',
+        SEED_CATALOG: 'true',
+        SLACK_WEBHOOK_URL: 'https://hooks.example/x y',
+      });
+      expect(run.output).toContain(`Read ${path.join(run.rootDir, '.env')}: LOG_LEVEL, SLACK_WEBHOOK_URL`);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
       run.cleanup();
     }
   });

@@ -26,7 +26,7 @@ describe('the environment of every child', () => {
         INTERNAL_TOKEN_SECRET: 'shared',
         LOG_LEVEL: 'debug',
         DISTRIBUTOR_PORT: '9100',
-        GATEWAY_PORT: '80',
+        GATEWAY_HTTP_PORT: '80',
         GATEWAY_HTTPS_PORT: '443',
         DATABASE_URL: 'postgres://db/postgres',
         REDIS_URL: 'redis://cache',
@@ -45,8 +45,8 @@ describe('the environment of every child', () => {
   });
 
   test('when a port variable is not a port, then a usage error names it', () => {
-    expect(() => readSettings({ GATEWAY_PORT: 'eighty' }, '/repo')).toThrow(
-      new UsageError('GATEWAY_PORT=eighty is not a port number (0-65535)'),
+    expect(() => readSettings({ GATEWAY_HTTP_PORT: 'eighty' }, '/repo')).toThrow(
+      new UsageError('GATEWAY_HTTP_PORT=eighty is not a port number (0-65535)'),
     );
   });
 

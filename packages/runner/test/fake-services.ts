@@ -36,7 +36,7 @@ const server = http.createServer((req, res) => {
     NODE_ENV: e.NODE_ENV, HOST: e.HOST, PORT: e.PORT, HTTPS_PORT: e.HTTPS_PORT, DATA_DIR: e.DATA_DIR,
     DISTRIBUTOR_URL: e.DISTRIBUTOR_URL, DATABASE_URL: e.DATABASE_URL, REDIS_URL: e.REDIS_URL,
     INTERNAL_TOKEN_SECRET: e.INTERNAL_TOKEN_SECRET, LOG_LEVEL: e.LOG_LEVEL,
-    REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX } }));
+    REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX, SEED_CATALOG: e.SEED_CATALOG, SLACK_WEBHOOK_URL: e.SLACK_WEBHOOK_URL } }));
 });
 server.listen(Number(process.env.PORT), process.env.HOST, () => {
   const url = 'http://' + process.env.HOST + ':' + server.address().port;
@@ -81,5 +81,5 @@ export function isAlive(pid: number | undefined): boolean {
 
 /** The environment a test system runs with: free ports for the fixed-port services. */
 export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, DISTRIBUTOR_PORT: '0', GATEWAY_PORT: '0', GATEWAY_HTTPS_PORT: '0', ...extra };
+  return { ...process.env, DISTRIBUTOR_PORT: '0', GATEWAY_HTTP_PORT: '0', GATEWAY_HTTPS_PORT: '0', ...extra };
 }

@@ -25,12 +25,14 @@ export interface TestSystemOptions {
   only: string[];
   scale?: Record<string, number>;
   env?: Record<string, string>;
+  /** The services/ folder to run (default this checkout's). */
+  servicesDir?: string;
 }
 
 export async function startTestSystem(options: TestSystemOptions): Promise<TestSystem> {
   const { system, env, stop } = await startIsolatedSystem({
     name: 'systest',
-    servicesDir: SERVICES_DIR,
+    servicesDir: options.servicesDir ?? SERVICES_DIR,
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',
