@@ -27,6 +27,9 @@ Environment:
   INTERNAL_TOKEN_SECRET  the services' shared secret (random per run when unset)
   LOG_LEVEL              the services' log level (info)
   DISTRIBUTOR_PORT       9000    GATEWAY_PORT  8080    GATEWAY_HTTPS_PORT  8443
+  EMBEDDED_DB_PROCESSES  one (every embedded database in one process) or per-service
+  EMBEDDED_DB_SETTINGS   the embedded engines' Postgres settings, name=value,… (default
+                         shared_buffers=8MB,maintenance_work_mem=16MB; stock: PGlite's own)
 
 Ctrl-C stops everything (a second Ctrl-C kills at once).
 `;
