@@ -19,6 +19,11 @@ export const CONFIGS = [
     title: 'a process per database, stock settings',
     env: { EMBEDDED_DB_PROCESSES: 'per-service', EMBEDDED_DB_SETTINGS: 'stock' },
   },
+  {
+    id: 'lean',
+    title: 'a process per database, lean settings',
+    env: { EMBEDDED_DB_PROCESSES: 'per-service' },
+  },
   { id: 'now', title: 'default (one database process, lean settings)', env: {} },
 ] as const;
 
@@ -70,7 +75,7 @@ async function measure(
       const idle = byLabel(pids, rssBytes);
       const idlePss = pids.reduce((n, pid) => n + (pssBytes(pid) ?? 0), 0);
       const setup = await prepare(first.gatewayUrl);
-      const peak = new Map<string, number>();
+      const peak = new Map(idle);
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
@@ -247,6 +252,8 @@ function report(
     cell('before', label, 'idle'),
     cell('before', label, 'peak'),
   ]);
+  const idleLean = med('lean', (s) => total(s.idle));
+  const rpsLean = med('lean', (s) => s.rps);
   const idleNow = med('now', (s) => total(s.idle));
   const idleBefore = med('before', (s) => total(s.idle));
   const peakNow = med('now', (s) => total(s.peak));
@@ -288,6 +295,9 @@ function report(
       `target ≤ 1.2 GB ${verdict(idleNow, TARGET_BYTES)}, moonshot ≤ 800 MB ${verdict(idleNow, MOONSHOT_BYTES)}.`,
     `- Throughput under the journeys: ${fixed(rpsNow)} req/s against ${fixed(rpsBefore)} before ` +
       `(${ratio(rpsNow, rpsBefore)}); ${errors} errors in all.`,
+    `- The two changes apart, a process per database with the lean settings (\`EMBEDDED_DB_PROCESSES=per-service\`): ` +
+      `${megabytes(idleLean)} idle (${ratio(idleLean, idleBefore)} of before), ${fixed(rpsLean)} req/s ` +
+      `(${ratio(rpsLean, rpsBefore)}).`,
     `- "Starting …" to "System ready": ${seconds('now', (s) => s.freshReadyS)} on a new data folder and ` +
       `${seconds('now', (s) => s.keptReadyS)} on the kept one, against ${seconds('before', (s) => s.freshReadyS)} and ` +
       `${seconds('before', (s) => s.keptReadyS)} before.`,
