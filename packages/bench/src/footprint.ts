@@ -284,7 +284,7 @@ function report(
       `ran for ${opts.durationS} s with 20 connections. "Before" starts the embedded databases as they were (one ` +
       `process per database, PGlite's stock Postgres settings, \`EMBEDDED_DB_PROCESSES=per-service ` +
       `EMBEDDED_DB_SETTINGS=stock\`); both start the runner inside the start script and run initdb in a short-lived ` +
-      `process, which \`main\` did not (its idle total was 3.1–3.2 GB). Medians of ${opts.rounds} interleaved round(s).`,
+      `process, which the runner did not before issue 17. Medians of ${opts.rounds} interleaved round(s).`,
     '',
     markdownTable(
       ['process', 'idle', 'under load (peak)', 'before: idle', 'before: under load (peak)'],
