@@ -2,10 +2,10 @@
 // `npm start` (and `npm run dev`, which adds --watch): install what is missing, build what changed (turbo
 // caches the rest), then run the local runner with the same arguments. Plain Node, no dependencies: it runs
 // before there are any.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureInstalled } from './ensure-installed.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,17 +31,10 @@ if (build.error || build.status !== 0) {
   process.exit(1);
 }
 
-const runner = spawn(process.execPath, [path.join(root, 'packages', 'runner', 'dist', 'cli.js'), ...args], {
-  cwd: root,
-  stdio: 'inherit',
-});
-// The runner tells a second Ctrl-C from the copies of the first (terminal + npm + us) by time.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => runner.kill(signal));
-}
-runner.on('exit', (code, signal) => {
-  process.exit(code ?? 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
-});
+// The runner runs in this process rather than a child of it: one Node process less to keep resident
+// (some 40 MB, docs/performance.md). It reads the same arguments from process.argv and handles the
+// signals itself; its exit code is ours.
+await import(pathToFileURL(path.join(root, 'packages', 'runner', 'dist', 'cli.js')).href);
 
 // The local turbo, not npx: nothing is downloaded, and the version is the one in the lockfile.
 function turbo() {

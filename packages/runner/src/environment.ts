@@ -13,6 +13,10 @@ export interface RunnerSettings {
   /** A real Postgres server to create one database per service on; embedded PGlite when unset. */
   databaseUrl?: string;
   redisUrl?: string;
+  /** Embedded databases: all in one process (default, the smallest) or one process per service. */
+  embeddedDbProcesses: 'one' | 'per-service';
+  /** Postgres settings of the embedded engines; undefined for the runner's lean ones, [] for PGlite's stock. */
+  embeddedDbSettings?: string[];
 }
 
 export function readSettings(env: NodeJS.ProcessEnv, rootDir: string): RunnerSettings {
@@ -26,7 +30,29 @@ export function readSettings(env: NodeJS.ProcessEnv, rootDir: string): RunnerSet
     gatewayHttpsPort: port(env, 'GATEWAY_HTTPS_PORT', 8443),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    embeddedDbProcesses: oneOf(env, 'EMBEDDED_DB_PROCESSES', ['one', 'per-service'] as const),
+    embeddedDbSettings: dbSettings(env.EMBEDDED_DB_SETTINGS),
   };
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return choices[0]!;
+  if (!choices.includes(raw as T)) throw new UsageError(`${name}=${raw}: expected ${choices.join(' or ')}`);
+  return raw as T;
+}
+
+/** `stock` for PGlite's own settings, or a comma-separated list of name=value. */
+function dbSettings(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'stock') return [];
+  const list = raw.split(',').map((item) => item.trim());
+  for (const item of list) {
+    if (!/^[a-z_]+=[A-Za-z0-9_.]+$/.test(item)) {
+      throw new UsageError(`EMBEDDED_DB_SETTINGS: "${item}" is not name=value (e.g. shared_buffers=16MB)`);
+    }
+  }
+  return list;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -40,7 +66,17 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 }
 
 /** Variables the runner decides for every child; anything else in its environment passes through. */
-const OWNED = ['NODE_ENV', 'HOST', 'PORT', 'HTTPS_PORT', 'DATA_DIR', 'DATABASE_URL', 'DISTRIBUTOR_URL'];
+const OWNED = [
+  'EMBEDDED_DB_PROCESSES',
+  'EMBEDDED_DB_SETTINGS',
+  'NODE_ENV',
+  'HOST',
+  'PORT',
+  'HTTPS_PORT',
+  'DATA_DIR',
+  'DATABASE_URL',
+  'DISTRIBUTOR_URL',
+];
 
 export function serviceEnv(
   service: Pick<ServiceDef, 'role'>,

@@ -208,29 +208,17 @@ async function emptyPgliteTemplate(): Promise<string> {
   if (existsSync(path.join(template, 'PG_VERSION'))) return template;
   const building = mkdtempSync(`${template}.building-`);
   try {
-    const server = spawn(process.execPath, [pgliteServerScript(), '--data-dir', building], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    // `--init-only` runs initdb and closes the folder cleanly, then exits.
+    const init = spawn(process.execPath, [pgliteServerScript(), '--init-only', building], {
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    server.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        server.kill('SIGKILL');
-        reject(new Error(`PGlite template not ready in 120 s: ${stderr}`));
-      }, 120_000);
-      server.on('message', (message: { type?: string }) => {
-        if (message.type !== 'ready') return;
-        clearTimeout(timer);
-        resolve();
-      });
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`PGlite template server exited with ${code}: ${stderr}`));
-      });
-    });
-    server.kill('SIGTERM'); // closing flushes the files
-    if ((await exited) !== 0) throw new Error(`PGlite template server did not close cleanly: ${stderr}`);
+    init.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    const timer = setTimeout(() => init.kill('SIGKILL'), 120_000);
+    const code = await new Promise<number | null>((resolve) => init.once('exit', (exit) => resolve(exit)));
+    clearTimeout(timer);
+    if (code !== 0)
+      throw new Error(`PGlite template not made (exit ${code ?? 'killed after 120 s'}): ${stderr}`);
     try {
       renameSync(building, template);
     } catch (err) {

@@ -46,7 +46,15 @@ export class Prefixer {
 }
 
 export function readyLine(info: InstanceInfo, restarted: boolean, c: Colors = plain): string {
-  const text = `${c.green('✔')} ${info.label}  ${info.instanceId}  pid ${info.pid}  ${info.url}`;
+  // An embedded database server holding several databases names each one's URL.
+  const urls = info.ready?.urls as Record<string, string> | undefined;
+  const where =
+    urls && Object.keys(urls).length > 1
+      ? Object.entries(urls)
+          .map(([service, url]) => `${service} ${url}`)
+          .join('  ')
+      : info.url;
+  const text = `${c.green('✔')} ${info.label}  ${info.instanceId}  pid ${info.pid}  ${where}`;
   return restarted ? `${text}  ${c.dim(`(restart ${info.restarts})`)}` : text;
 }
 

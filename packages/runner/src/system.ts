@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { databaseNameFor, ensureDatabase, redact } from './databases';
-import { createEmbeddedPostgres } from './embedded-postgres';
+import { createEmbeddedPostgres, databaseUrls } from './embedded-postgres';
 import { readSettings, serviceEnv, type RunnerSettings } from './environment';
 import { colors, indent, prettyLogs, Prefixer, readyLine, stdoutTakesColor, type Colors } from './output';
 import {
@@ -228,22 +228,30 @@ class System extends EventEmitter implements RunningSystem {
       }
       return;
     }
+    if (services.length === 0) return;
+    const databases = services.map((service) => ({
+      service: service.name,
+      dataDir: path.join(this.settings.dataDir, service.name, 'pgdata'),
+      instances: service.count,
+    }));
+    // One process for all (the default: a Node process and its ~100 MB once, not per service), or one each.
+    const groups =
+      this.settings.embeddedDbProcesses === 'one' ? [databases] : databases.map((database) => [database]);
     await Promise.all(
-      services.map(async (service) => {
+      groups.map(async (group) => {
         const server = createEmbeddedPostgres({
-          service: service.name,
-          dataDir: path.join(this.settings.dataDir, service.name, 'pgdata'),
-          instances: service.count,
+          databases: group,
           env: this.parentEnv,
           cwd: this.rootDir,
           stopTimeoutMs: this.stopTimeoutMs,
           restart: this.restartPolicy,
+          settings: this.settings.embeddedDbSettings,
         });
         this.dbServers.push(server);
         this.prefixer.widen(server.label);
-        this.supervise(server, service.name);
+        this.supervise(server, group.length === 1 ? group[0]!.service : server.label);
         const info = await server.start();
-        this.databases[service.name] = info.url!;
+        Object.assign(this.databases, databaseUrls(info));
       }),
     );
   }

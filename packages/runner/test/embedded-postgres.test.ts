@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Pool } from 'pg';
-import { createEmbeddedPostgres } from '../src/embedded-postgres';
-import { defaultRestartPolicy } from '../src/process';
+import { Client, Pool } from 'pg';
+import { createEmbeddedPostgres, databaseUrls, EMBEDDED_POSTGRES_SETTINGS } from '../src/embedded-postgres';
+import { defaultRestartPolicy, type InstanceInfo } from '../src/process';
 import { isAlive } from './fake-services';
 
 describe('embedded Postgres server', () => {
@@ -91,6 +91,85 @@ describe('embedded Postgres server', () => {
       await pool.end();
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('several embedded databases in one process', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'msa-pglite-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  test('when two services share the process, then each has its own port and data, kept across a restart and a crash', async () => {
+    const server = createEmbeddedPostgres({
+      databases: [
+        { service: 'shop', dataDir: path.join(root, 'shop', 'pgdata') },
+        { service: 'stock', dataDir: path.join(root, 'stock', 'pgdata') },
+      ],
+      restart: { ...defaultRestartPolicy, initialDelayMs: 10 },
+    });
+    const first = await server.start();
+    expect(server.label).toBe('databases');
+    const urls = databaseUrls(first);
+    expect(Object.keys(urls)).toEqual(['shop', 'stock']);
+    expect(urls.shop).not.toBe(urls.stock);
+    const query = async (url: string, sql: string): Promise<unknown[]> => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      await query(urls.shop!, "CREATE TABLE orders (item text); INSERT INTO orders VALUES ('tea')");
+      // The second database was made as a copy of the first while both were empty: it has no such table.
+      await expect(query(urls.stock!, 'SELECT * FROM orders')).rejects.toThrow(
+        'relation "orders" does not exist',
+      );
+
+      await server.stop();
+      const again = databaseUrls(await server.start());
+      expect(await query(again.shop!, 'SELECT item FROM orders')).toEqual([{ item: 'tea' }]);
+
+      const back = new Promise<InstanceInfo>((resolve) => server.once('ready', resolve));
+      await server.kill('SIGKILL');
+      expect(databaseUrls(await back)).toEqual(again);
+      expect(await query(again.shop!, 'SELECT item FROM orders')).toEqual([{ item: 'tea' }]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('when an engine setting is given, then the engine runs with it; by default with the lean ones', async () => {
+    const lean = createEmbeddedPostgres({
+      service: 'shop',
+      dataDir: path.join(root, 'lean'),
+      restart: defaultRestartPolicy,
+    });
+    const tuned = createEmbeddedPostgres({
+      service: 'shop',
+      dataDir: path.join(root, 'tuned'),
+      settings: ['shared_buffers=16MB'],
+      restart: defaultRestartPolicy,
+    });
+    try {
+      const [leanInfo, tunedInfo] = await Promise.all([lean.start(), tuned.start()]);
+      const show = async (url: string): Promise<string> => {
+        const client = new Client({ connectionString: url });
+        await client.connect();
+        const { rows } = await client.query<{ shared_buffers: string }>('SHOW shared_buffers');
+        await client.end();
+        return rows[0]!.shared_buffers;
+      };
+      expect(EMBEDDED_POSTGRES_SETTINGS).toContain('shared_buffers=8MB');
+      expect(await show(leanInfo.url!)).toBe('8MB');
+      expect(await show(tunedInfo.url!)).toBe('16MB');
+    } finally {
+      await Promise.all([lean.stop(), tuned.stop()]);
     }
   });
 });

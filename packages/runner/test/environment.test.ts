@@ -50,6 +50,36 @@ describe('the environment of every child', () => {
     );
   });
 
+  test('when nothing says otherwise, then the embedded databases share one process and take the lean settings', () => {
+    expect(readSettings({}, '/repo')).toMatchObject({
+      embeddedDbProcesses: 'one',
+      embeddedDbSettings: undefined,
+    });
+  });
+
+  test('when the embedded databases are configured, then per-service processes and given or stock settings are used', () => {
+    const settings = readSettings(
+      { EMBEDDED_DB_PROCESSES: 'per-service', EMBEDDED_DB_SETTINGS: 'shared_buffers=16MB, work_mem=2MB' },
+      '/repo',
+    );
+    expect(settings).toMatchObject({
+      embeddedDbProcesses: 'per-service',
+      embeddedDbSettings: ['shared_buffers=16MB', 'work_mem=2MB'],
+    });
+    expect(readSettings({ EMBEDDED_DB_SETTINGS: 'stock' }, '/repo').embeddedDbSettings).toEqual([]);
+  });
+
+  test('when an embedded database variable is malformed, then a usage error names it', () => {
+    expect(() => readSettings({ EMBEDDED_DB_PROCESSES: 'two' }, '/repo')).toThrow(
+      new UsageError('EMBEDDED_DB_PROCESSES=two: expected one or per-service'),
+    );
+    expect(() => readSettings({ EMBEDDED_DB_SETTINGS: 'shared_buffers=8MB;-D /' }, '/repo')).toThrow(
+      new UsageError(
+        'EMBEDDED_DB_SETTINGS: "shared_buffers=8MB;-D /" is not name=value (e.g. shared_buffers=16MB)',
+      ),
+    );
+  });
+
   test('when a scalable service starts, then it gets a free port, the distributor URL and its own database only', () => {
     const settings = readSettings({ INTERNAL_TOKEN_SECRET: 's', REDIS_URL: 'redis://cache' }, '/repo');
     const env = serviceEnv({ role: 'service' }, settings, parent, {

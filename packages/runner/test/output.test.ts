@@ -1,4 +1,4 @@
-import { colors, Prefixer, prettyLogs } from '../src/output';
+import { colors, Prefixer, prettyLogs, readyLine } from '../src/output';
 
 describe('output', () => {
   test('when a service writes a JSON log line, then it is shown as text without what the prefix already says', () => {
@@ -35,5 +35,39 @@ describe('colour', () => {
     expect(member).toBe('\u001b[36mmember#1 |\u001b[39m');
     expect(prefixer.prefix('purchase', 'purchase#1')).toContain('\u001b[35m');
     expect(prefixer.prefix('member', 'member#2')).toContain('\u001b[36m');
+  });
+});
+
+describe('ready lines', () => {
+  const base = {
+    service: 'x',
+    index: 1,
+    state: 'ready' as const,
+    pid: 42,
+    instanceId: 'x-host-42',
+    restarts: 0,
+  };
+
+  test('when an embedded database server holds several databases, then its ready line names each URL', () => {
+    const urls = {
+      member: 'postgres://postgres@127.0.0.1:1/postgres',
+      product: 'postgres://postgres@127.0.0.1:2/postgres',
+    };
+    const line = readyLine(
+      {
+        ...base,
+        label: 'databases',
+        url: urls.member,
+        ready: { type: 'ready', service: 'databases', instanceId: 'x', pid: 42, url: urls.member, urls },
+      },
+      false,
+    );
+    expect(line).toBe(`✔ databases  x-host-42  pid 42  member ${urls.member}  product ${urls.product}`);
+  });
+
+  test('when an instance is ready, then its ready line names its URL', () => {
+    expect(readyLine({ ...base, label: 'x#1', url: 'http://127.0.0.1:3' }, true)).toBe(
+      '✔ x#1  x-host-42  pid 42  http://127.0.0.1:3  (restart 0)',
+    );
   });
 });

@@ -99,6 +99,19 @@ describe(`data layer (${process.env.DATABASE_URL ? 'Postgres' : 'embedded PGlite
     }
   });
 
+  it('when the kit starts an embedded engine, then it runs with the lean settings (8 MB of shared buffers)', async () => {
+    const own = await startEmbeddedPostgres('memory', 2);
+    const client = new Client({ connectionString: own.url });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ shared_buffers: string }>('SHOW shared_buffers');
+      expect(rows).toEqual([{ shared_buffers: '8MB' }]);
+    } finally {
+      await client.end();
+      await own.close();
+    }
+  });
+
   it('when the database goes away, then readiness says 503 quickly and live stays 200', async () => {
     const own = await startEmbeddedPostgres('memory', 6);
     const svc = await startService(notesService, {
