@@ -125,7 +125,7 @@ async function startLikeNpmStart(
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DISTRIBUTOR_PORT: String(await freePort()),
-    GATEWAY_PORT: String(await freePort()),
+    GATEWAY_HTTP_PORT: String(await freePort()),
     GATEWAY_HTTPS_PORT: String(await freePort()),
     RATE_LIMIT_POINTS: BENCH_RATE_LIMIT,
     ...configEnv,
