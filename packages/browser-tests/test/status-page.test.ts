@@ -1,13 +1,11 @@
 // The status page in a real browser: the built services as processes (the local runner), headless Chromium
 // (playwright-core), an admin signing in, every service on the page, and an instance killed turning red.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startIsolatedSystem, type IsolatedSystem, type RunningSystem } from '@msa/runner';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { describeWithChromium, launchChromium, SERVICES_DIR } from './support/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SERVICES_DIR = path.resolve(__dirname, '..', '..', '..', 'services');
 const SERVICES = ['gateway', 'member', 'product', 'purchase'];
 const ADMIN = { email: 'status-admin@msa.local', password: 'status-page-test-password' };
 // Short, so a killed instance is dropped (and turns red) within about three seconds; long enough that a busy
@@ -16,20 +14,12 @@ const LEASE_MS = 3000;
 /** Where the screenshot goes (a temporary file; docs/status-page.png is made with SCREENSHOT_PATH=$PWD/docs/status-page.png). */
 const SCREENSHOT = path.resolve(process.env.SCREENSHOT_PATH || path.join(tmpdir(), 'msa-status-page.png'));
 
-const profileDir = mkdtempSync(path.join(tmpdir(), 'msa-chromium-'));
-
 let isolated: IsolatedSystem | undefined;
 let system: RunningSystem | undefined;
-let browser: BrowserContext | undefined;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`status page browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-}
-const describeWithChromium = haveChromium ? describe : describe.skip;
-
-describeWithChromium('the status page in a browser', () => {
+describeWithChromium('the status page in a browser')('the status page in a browser', () => {
   beforeAll(async () => {
     // Each is kept as soon as it is up, so that afterAll stops it even when the other one failed.
     await Promise.all([
@@ -50,36 +40,15 @@ describeWithChromium('the status page in a browser', () => {
           SHUTDOWN_TIMEOUT_MS: '3000',
         },
       }).then((started) => (isolated = started)),
-      chromium
-        .launchPersistentContext(profileDir, {
-          executablePath: CHROMIUM,
-          headless: true,
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-          ignoreHTTPSErrors: true, // the development certificate is self-signed
-          viewport: { width: 1280, height: 900 },
-        })
-        .then((context) => (browser = context)),
+      launchChromium('msa-chromium-').then((launched) => (browser = launched)),
     ]);
     system = isolated!.system;
-    page = browser!.pages()[0] ?? (await browser!.newPage());
+    page = browser!.context.pages()[0] ?? (await browser!.context.newPage());
   }, 90_000);
 
   afterAll(async () => {
-    try {
-      await browser?.close();
-      await isolated?.stop();
-    } finally {
-      rmSync(profileDir, { recursive: true, force: true });
-    }
+    await browser?.close();
+    await isolated?.stop();
   }, 30_000);
 
   test('when an admin signs in, then every service shows; when an instance is killed, then it turns red', async () => {

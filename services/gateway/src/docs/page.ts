@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { sendError } from '../proxy/errors';
-import { securityHeaders } from '../proxy/headers';
+import { readAsset, sendAsset, type Asset } from '../static-assets';
 
 /**
  * The API reference, served by the gateway itself on both ports, open to all (it holds no data):
@@ -20,15 +20,6 @@ import { securityHeaders } from '../proxy/headers';
 /** docs/openapi.json at the repository root: from src/docs and dist/docs alike, and /app/docs in the image. */
 export const DEFAULT_DOCUMENT_FILE = path.resolve(__dirname, '..', '..', '..', '..', 'docs', 'openapi.json');
 const STATIC_DIR = path.join(__dirname, '..', '..', 'static');
-// Its own files and calls to this origin ("Try it out"); Swagger UI draws its icons as data: images.
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-interface Asset {
-  body: Buffer;
-  type: string;
-}
 
 export function isDocsPath(p: string): boolean {
   return (
@@ -42,7 +33,7 @@ export class ApiDocs {
 
   constructor(logger: Logger, documentFile = DEFAULT_DOCUMENT_FILE) {
     const ui = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-    const read = (file: string, type: string): Asset => ({ body: readFileSync(file), type });
+    const read = readAsset;
     this.assets = {
       '/docs': read(path.join(STATIC_DIR, 'docs.html'), 'text/html; charset=utf-8'),
       '/docs/app.js': read(path.join(STATIC_DIR, 'docs.js'), 'text/javascript; charset=utf-8'),
@@ -91,19 +82,6 @@ export class ApiDocs {
       );
       return;
     }
-    res.writeHead(200, [
-      'content-type',
-      asset.type,
-      'content-length',
-      String(asset.body.length),
-      'cache-control',
-      'no-cache',
-      'content-security-policy',
-      CSP,
-      'x-request-id',
-      requestId,
-      ...securityHeaders(secure),
-    ]);
-    res.end(method === 'HEAD' ? undefined : asset.body);
+    sendAsset(res, method, asset, requestId, secure);
   }
 }

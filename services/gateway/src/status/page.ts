@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import { sendError } from '../proxy/errors';
 import { securityHeaders } from '../proxy/headers';
+import { readAsset, sendAsset, type Asset } from '../static-assets';
 import {
   InvalidTokenError,
   KeysUnavailableError,
@@ -32,15 +32,6 @@ import type { StatusBoard } from './board';
 
 export const COOKIE = 'msa_status';
 const STATIC_DIR = path.join(__dirname, '..', '..', 'static');
-// A tiny page: its own script and style, nothing else, ever.
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-interface Asset {
-  body: Buffer;
-  type: string;
-}
 
 export interface StatusPageOptions {
   board: StatusBoard;
@@ -68,10 +59,7 @@ export class StatusPage {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly opts: StatusPageOptions) {
-    const read = (name: string, type: string): Asset => ({
-      body: readFileSync(path.join(STATIC_DIR, name)),
-      type,
-    });
+    const read = (name: string, type: string): Asset => readAsset(path.join(STATIC_DIR, name), type);
     this.assets = {
       '/status': read('status.html', 'text/html; charset=utf-8'),
       '/status/app.js': read('status.js', 'text/javascript; charset=utf-8'),
@@ -100,20 +88,7 @@ export class StatusPage {
     const asset = this.assets[p === '/status/' ? '/status' : p];
     if (asset !== undefined) {
       if (method !== 'GET' && method !== 'HEAD') return notAllowed(res, 'GET, HEAD', requestId, secure);
-      res.writeHead(200, [
-        'content-type',
-        asset.type,
-        'content-length',
-        String(asset.body.length),
-        'cache-control',
-        'no-cache',
-        'content-security-policy',
-        CSP,
-        'x-request-id',
-        requestId,
-        ...securityHeaders(secure),
-      ]);
-      res.end(method === 'HEAD' ? undefined : asset.body);
+      sendAsset(res, method, asset, requestId, secure);
       return;
     }
     req.resume(); // no route here reads a body
