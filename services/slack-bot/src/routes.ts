@@ -22,12 +22,11 @@ export function slackBotRoutes(
       summary: 'Slack slash command (`/msa status`), verified by Slack request signature',
       handler: async ({ body, req }) => {
         const secret = ctx.config.SLACK_SIGNING_SECRET;
-        if (!secret) {
-          throw new errors.ServiceUnavailableError(
-            'the slash command is not configured (set SLACK_SIGNING_SECRET)',
-            'NOT_CONFIGURED',
-          );
-        }
+        // Off without a signing secret: a 404 like any route that is not there, before anything is read.
+        // (A 503 here was logged at error level, raised slack-bot's own error-burst alert and counted
+        // against the instance at the gateway, for anyone who posted here.)
+        if (!secret)
+          throw new errors.NotFoundError('the slash command is off (SLACK_SIGNING_SECRET is not set)');
         const verdict = await verifySlackRequest(
           secret,
           { timestamp: req.get('x-slack-request-timestamp'), signature: req.get('x-slack-signature') },

@@ -89,7 +89,7 @@ describe(`the /msa slash command, verified by Slack's signature (replays remembe
     expect(res.status).toBe(401);
   });
 
-  it('when no signing secret is configured, then 503 NOT_CONFIGURED', async () => {
+  it('when no signing secret is configured, then 404 NOT_FOUND (the command is off, not a fault of the service)', async () => {
     const plain = await startBot();
     try {
       const res = await fetch(`${plain.url}/slack/commands`, {
@@ -97,8 +97,8 @@ describe(`the /msa slash command, verified by Slack's signature (replays remembe
         body: FORM,
         headers: { 'x-internal-token': token, ...signed() },
       });
-      expect(res.status).toBe(503);
-      expect((await readJson(res)).code).toBe('NOT_CONFIGURED');
+      expect(res.status).toBe(404);
+      expect((await readJson(res)).code).toBe('NOT_FOUND');
     } finally {
       await plain.stop();
     }
