@@ -124,6 +124,13 @@ describe('the HTTP contract every service keeps', () => {
     expect((await call('/admin', {}, await signTestToken({ sub: 'a-1', role: 'admin' }))).status).toBe(200);
   });
 
+  it('when a route needs a member, then its answers (errors too) say Cache-Control: no-store; public ones do not', async () => {
+    const customer = await signTestToken({ sub: 'm-1', role: 'customer' });
+    expect((await call('/me', {}, customer)).headers.get('cache-control')).toBe('no-store');
+    expect((await call('/me')).headers.get('cache-control')).toBe('no-store'); // the 401
+    expect((await call('/items/1')).headers.get('cache-control')).toBeNull();
+  });
+
   it('when health is asked, then live and ready answer without a token', async () => {
     expect((await call('/health/live', {}, null)).status).toBe(200);
     const ready = await call('/health/ready', {}, null);

@@ -32,6 +32,7 @@ export function buildRoutes(ctx: Ctx, keys: SigningKeys): RouteDef<any, any, any
       public: true,
       auth: 'none',
       summary: 'Exchange email and password for a member token (ES256 JWT, 1 h)',
+      noStore: true, // the answer is a bearer token
       body: loginBody,
       handler: ({ body }) => login(ctx.db, keys, body),
     },

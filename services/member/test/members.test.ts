@@ -139,6 +139,7 @@ describe(`member service (${engine})`, () => {
       const res = await loginAs(input.email.toUpperCase(), input.password);
       expect(res.status).toBe(200);
       expect(res.json).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: 3600, member });
+      expect(res.headers.get('cache-control')).toBe('no-store'); // a bearer token: no cache may keep it
 
       const jwks = await call('/internal/jwks');
       expect(jwks.status).toBe(200);

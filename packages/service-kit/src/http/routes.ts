@@ -37,6 +37,8 @@ export function buildRouter(routes: RouteDef<any, any, any>[]): express.Router {
     const method = route.method.toLowerCase() as 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
     router[method](route.path, async (req: Request, res: Response) => {
       const caller: Caller = requestContext.getStore()?.caller ?? { service: 'unknown' };
+      // Before anything can fail, so an error answer to such a route is not stored either.
+      if (route.noStore ?? route.auth !== 'none') res.set('cache-control', 'no-store');
       if (route.auth !== 'none' && !caller.user) throw new UnauthorizedError('sign in first');
       if (route.auth === 'admin' && caller.user?.role !== 'admin') throw new ForbiddenError('admins only');
 

@@ -54,6 +54,11 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   /** Checked by the gateway and again here: 'user' needs a signed-in member, 'admin' an admin. */
   auth: RouteAuth;
   summary?: string;
+  /**
+   * Answer with `Cache-Control: no-store`: the answer carries a secret (a login's token) or someone's own
+   * data. The default for every route that needs a member (auth 'user' or 'admin'); say true for others.
+   */
+  noStore?: boolean;
   timeoutMs?: number;
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;

@@ -46,6 +46,22 @@ export function purchaseSuite(system: () => TestSystem): void {
     expect(me.body).toMatchObject({ id: ann.id, email: ann.email, name: 'Ann', role: 'customer' });
   });
 
+  test("when a token or a member's own data comes back through the gateway, then no cache may store it", async () => {
+    const login = await call(gateway, 'POST', '/members/login', {
+      body: { email: ann.email, password: ann.password },
+    });
+    expect(login.status).toBe(200);
+    const me = await call(gateway, 'GET', '/members/me', { token: ann.token });
+    const mine = await call(gateway, 'GET', '/purchases', { token: ann.token });
+    const catalogue = await call(gateway, 'GET', '/products?limit=1');
+    expect([login, me, mine].map((a) => a.headers.get('cache-control'))).toEqual([
+      'no-store',
+      'no-store',
+      'no-store',
+    ]);
+    expect(catalogue.headers.get('cache-control')).toBeNull(); // public: left to the service's choice
+  });
+
   test('when anyone lists products, then the catalogue is there, in stock', async () => {
     const list = await call(gateway, 'GET', '/products?limit=100&sort=-createdAt');
     expect(list.status).toBe(200);

@@ -34,6 +34,6 @@ export function caller(svc: () => MemberService) {
     const text = await res.text();
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const json: any = text ? JSON.parse(text) : undefined;
-    return { status: res.status, text, json };
+    return { status: res.status, text, json, headers: res.headers };
   };
 }
