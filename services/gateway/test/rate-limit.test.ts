@@ -60,10 +60,15 @@ describe.each(modes)('rate limiting (%s)', (mode) => {
 
   // The block lands when the consume is counted (at once in memory, one Redis round trip later); waiting for that
   // between requests makes a sequential client's count exact in both modes, with no timing involved.
-  async function untilLimited(g: TestGateway, max: number, headers: Record<string, string> = {}) {
+  async function untilLimited(
+    g: TestGateway,
+    max: number,
+    headers: Record<string, string> = {},
+    path = '/products',
+  ) {
     let passed = 0;
     for (let i = 0; i < max; i++) {
-      const res = await call(g.url, '/products', { headers });
+      const res = await call(g.url, path, { headers });
       await g.gateway.rateLimitSettled();
       if (res.status === 429) return { passed, res };
       passed++;
@@ -87,19 +92,37 @@ describe.each(modes)('rate limiting (%s)', (mode) => {
     for (let i = 0; i < 20; i++) expect((await call(g.url, '/products')).status).toBe(200);
   });
 
-  it('when members are signed in, then each has a quota of their own', async () => {
+  it('when members are signed in, then each has a quota of their own on the routes that need a member', async () => {
     const keys = await memberKeys();
     const g = await gateway(3, undefined, { fetchJwks: async () => keys.jwks });
     const a = { authorization: `Bearer ${await memberToken(keys.privateKey, keys.kid, { sub: 'a' })}` };
     const b = { authorization: `Bearer ${await memberToken(keys.privateKey, keys.kid, { sub: 'b' })}` };
     // A token not seen before is counted against the address (it is not verified yet): one point each.
-    expect((await call(g.url, '/products', { headers: a })).status).toBe(200);
-    expect((await call(g.url, '/products', { headers: b })).status).toBe(200);
+    expect((await call(g.url, '/mine', { headers: a })).status).toBe(200);
+    expect((await call(g.url, '/mine', { headers: b })).status).toBe(200);
     await g.gateway.rateLimitSettled();
-    const limitedA = await untilLimited(g, 10, a);
+    const limitedA = await untilLimited(g, 10, a, '/mine');
     expect(limitedA.passed).toBe(3);
-    expect((await call(g.url, '/products', { headers: b })).status).toBe(200);
+    expect((await call(g.url, '/mine', { headers: b })).status).toBe(200);
     expect((await call(g.url, '/products')).status).toBe(200);
+  });
+
+  it('when a token is attached to an anonymous route, then the address is limited all the same', async () => {
+    // Else K throwaway accounts would give one address K budgets for password guessing on /members/login.
+    const keys = await memberKeys();
+    const g = await gateway(3, undefined, { fetchJwks: async () => keys.jwks });
+    const tokens = await Promise.all(
+      ['x', 'y', 'z', 'w'].map((sub) => memberToken(keys.privateKey, keys.kid, { sub })),
+    );
+    const statuses: number[] = [];
+    for (const token of [...tokens, ...tokens]) {
+      statuses.push(
+        (await call(g.url, '/products', { headers: { authorization: `Bearer ${token}` } })).status,
+      );
+      await g.gateway.rateLimitSettled();
+    }
+    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+    expect(statuses.slice(3)).toEqual([429, 429, 429, 429, 429]);
   });
 
   if (mode === 'redis') {

@@ -189,9 +189,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
         return true;
       }
     }
-    // Before any signature check, so a flood of new tokens is limited per address first.
+    // Before any signature check, so a flood of new tokens is limited per address first. A member's own quota
+    // only on routes that need a member: on anonymous ones (login, register) a token attached must not buy an
+    // address one more budget per throwaway account.
     if (limiter !== null) {
-      const wait = limiter.check(user !== null ? 'u:' + user.sub : 'ip:' + ex.clientIp);
+      const wait = limiter.check(
+        user !== null && route.auth !== 'none' ? 'u:' + user.sub : 'ip:' + ex.clientIp,
+      );
       if (wait > 0) {
         ex.fail(429, 'RATE_LIMITED', 'too many requests', ['retry-after', String(Math.ceil(wait / 1000))]);
         return true;
