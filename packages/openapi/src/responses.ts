@@ -29,6 +29,24 @@ export const loginResultSchema = z
   })
   .meta({ id: 'LoginResult' });
 
+export const jwksSchema = z
+  .strictObject({
+    keys: z.array(
+      z
+        .looseObject({
+          kty: z.literal('EC'),
+          crv: z.literal('P-256'),
+          x: z.string(),
+          y: z.string(),
+          kid: z.string(),
+          alg: z.literal('ES256'),
+          use: z.literal('sig'),
+        })
+        .meta({ description: 'A public key (never the private part); pick it by the token header `kid`' }),
+    ),
+  })
+  .meta({ id: 'JsonWebKeySet', description: "Member tokens' public keys, newest first (RFC 7517)" });
+
 export const productSchema = z
   .strictObject({
     id: uuid,
@@ -101,6 +119,9 @@ export const routeDocs: Record<string, RouteDoc> = {
   'POST /members/login': {
     success: { 200: json('A member token and the member', loginResultSchema) },
     errors: { 401: 'INVALID_CREDENTIALS: the same answer for an unknown email and a wrong password' },
+  },
+  'GET /.well-known/jwks.json': {
+    success: { 200: json('The public keys of member tokens (cacheable for 5 minutes)', jwksSchema) },
   },
   'GET /members/me': {
     success: { 200: json('The signed-in member', memberSchema) },

@@ -172,6 +172,7 @@ describe('the document against the running services', () => {
         .status,
     ).toBe(200);
     await call(memberUrl, 'GET', '/members/me', '/members/me', { as: member });
+    await call(memberUrl, 'GET', '/.well-known/jwks.json', '/.well-known/jwks.json');
     await call(memberUrl, 'PATCH', '/members/me', '/members/me', { as: member, body: { name: 'R. Eader' } });
 
     const admin = { id: randomUUID(), role: 'admin' as const };

@@ -66,6 +66,16 @@ export function buildRoutes(ctx: Ctx, keys: SigningKeys): RouteDef<any, any, any
     },
     {
       method: 'GET',
+      path: '/.well-known/jwks.json',
+      public: true,
+      auth: 'none',
+      summary: 'Public keys of member tokens (JWKS), where clients look for them; cacheable for 5 minutes',
+      // Public keys only (keys.jwks() never holds the private part). Five minutes of caching is well inside
+      // a rotation's overlap: a new key is published before it signs (see the service README).
+      handler: async () => reply(200, await keys.jwks(), { 'cache-control': 'public, max-age=300' }),
+    },
+    {
+      method: 'GET',
       path: '/internal/jwks',
       public: false,
       auth: 'none',

@@ -3,6 +3,7 @@
 // stock down by exactly the quantity, cancel, stock back. Another member cannot see or cancel it.
 // Run by shop.test.ts, on the system it shares with the bad-input suite.
 import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { call, expectJsonError } from '../support/http';
 import { newMember, type SignedIn } from '../support/members';
 import type { TestSystem } from '../support/system';
@@ -44,6 +45,20 @@ export function purchaseSuite(system: () => TestSystem): void {
     const me = await call(gateway, 'GET', '/members/me', { token: ann.token });
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ id: ann.id, email: ann.email, name: 'Ann', role: 'customer' });
+  });
+
+  test('when the JWKS is fetched from the well-known path through the gateway, then it verifies a real token', async () => {
+    const jwks = await call(gateway, 'GET', '/.well-known/jwks.json');
+    expect(jwks.status).toBe(200);
+    expect(jwks.headers.get('cache-control')).toBe('public, max-age=300');
+    const set = jwks.body as JSONWebKeySet;
+    for (const key of set.keys) expect(key).not.toHaveProperty('d'); // never a private part
+    const { payload } = await jwtVerify(ann.token, createLocalJWKSet(set), {
+      algorithms: ['ES256'],
+      issuer: 'msa-member',
+      audience: 'msa',
+    });
+    expect(payload.sub).toBe(ann.id);
   });
 
   test("when a token or a member's own data comes back through the gateway, then no cache may store it", async () => {
