@@ -26,6 +26,18 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     expect(await shop.stockOf(productId)).toBe(7);
   });
 
+  it('when the most expensive product is bought 100 at a time, then the total is stored, not overflowed', async () => {
+    const productId = await shop.createProduct(200, 9_999_999_999.99);
+    const res = await buyAs(shop.purchase.url, newMember(), { productId, quantity: 100 });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      unitPrice: 9_999_999_999.99,
+      total: 999_999_999_999,
+      status: 'completed',
+    });
+    expect(await shop.stockOf(productId)).toBe(100);
+  });
+
   it('when the same key is sent 5 times, then one purchase and stock goes down once', async () => {
     const productId = await shop.createProduct(10);
     const alice = newMember();
