@@ -197,6 +197,25 @@ describe('proxying through the live routing table', () => {
     });
   });
 
+  it('when an instance hangs, then an idempotent GET is retried once on the other after the route timeout', async () => {
+    gw = await startGateway(registry);
+    await twoInstances([
+      route('GET', '/purchases', { timeoutMs: 200 }),
+      route('POST', '/purchases', { timeoutMs: 200 }),
+    ]);
+    ups[0]!.hang = true; // alive but silent, as a killed container's address is
+    for (let i = 0; i < 4; i++) {
+      const res = await call(gw.url, '/purchases');
+      expect(res.status).toBe(200);
+      expect(res.json.instance).toBe(ups[1]!.name);
+    }
+    // Not idempotent (no Idempotency-Key): never sent twice, so a timeout stays a 504.
+    ups[1]!.hang = true;
+    const post = await call(gw.url, '/purchases', { method: 'POST', body: '{}' });
+    const posts = [...ups[0]!.seen, ...ups[1]!.seen].filter((s) => s.method === 'POST');
+    expect([post.status, posts.length]).toEqual([504, 1]);
+  });
+
   it('when a route has no instance at all, then 503 with exactly the documented body', async () => {
     gw = await startGateway(registry);
     const id = registry.up('purchase', ups[0]!.address, [route('GET', '/purchases')]);

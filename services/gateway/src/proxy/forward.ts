@@ -245,6 +245,14 @@ function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void 
     return;
   }
   if (timedOut) {
+    // An idempotent request that got no answer goes once to another instance (never the same one): an
+    // instance can die without closing its sockets — a killed container's address just vanishes — and
+    // then nothing but the timeout ends the attempt.
+    const other = fw.retryTarget(ex, u, false);
+    if (other !== undefined && other !== u) {
+      fw.send(ex, other);
+      return;
+    }
     ex.fail(504, 'UPSTREAM_TIMEOUT', `${service} service did not answer within ${ex.route!.timeoutMs} ms`);
     return;
   }
