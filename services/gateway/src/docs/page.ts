@@ -33,15 +33,14 @@ export class ApiDocs {
 
   constructor(logger: Logger, documentFile = DEFAULT_DOCUMENT_FILE) {
     const ui = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-    const read = readAsset;
     this.assets = {
-      '/docs': read(path.join(STATIC_DIR, 'docs.html'), 'text/html; charset=utf-8'),
-      '/docs/app.js': read(path.join(STATIC_DIR, 'docs.js'), 'text/javascript; charset=utf-8'),
-      '/docs/swagger-ui-bundle.js': read(
+      '/docs': readAsset(path.join(STATIC_DIR, 'docs.html'), 'text/html; charset=utf-8'),
+      '/docs/app.js': readAsset(path.join(STATIC_DIR, 'docs.js'), 'text/javascript; charset=utf-8'),
+      '/docs/swagger-ui-bundle.js': readAsset(
         path.join(ui, 'swagger-ui-bundle.js'),
         'text/javascript; charset=utf-8',
       ),
-      '/docs/swagger-ui.css': read(path.join(ui, 'swagger-ui.css'), 'text/css; charset=utf-8'),
+      '/docs/swagger-ui.css': readAsset(path.join(ui, 'swagger-ui.css'), 'text/css; charset=utf-8'),
     };
     // Missing only when the gateway runs without its repository or image around it: the rest still works.
     this.document = existsSync(documentFile) ? readFileSync(documentFile) : null;
