@@ -367,10 +367,13 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
 
   // The real loaders, when they are installed: docker-compose (1.29 here, or v2 behind that name) with an
   // empty environment and no .env, and the docker CLI's stack loader on the file Swarm reads.
+  // Under CI (CI=true, as .ci/run and GitHub Actions set it) a missing loader fails instead of skipping:
+  // CI installs both, so a skip there would report green for a check that never ran.
   const haveCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
-  (haveCompose ? it : it.skip)(
+  (haveCompose || process.env.CI ? it : it.skip)(
     'is accepted by `docker-compose config` on a fresh clone (no .env, empty environment)',
     () => {
+      if (!haveCompose) throw new Error('CI is set but docker-compose is not installed (.ci/run installs it)');
       const out = execFileSync('docker-compose', ['config', '--services'], {
         cwd: root,
         encoding: 'utf8',
@@ -386,9 +389,10 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
   if (!haveCompose) console.log('skipped `docker-compose config`: docker-compose is not installed here');
 
   const haveStack = spawnSync('docker', ['stack', 'config', '--help'], { encoding: 'utf8' }).status === 0;
-  (haveStack ? it : it.skip)(
+  (haveStack || process.env.CI ? it : it.skip)(
     'is accepted by `docker stack config -c docker-compose.yml` (the Swarm loader)',
     () => {
+      if (!haveStack) throw new Error('CI is set but the docker CLI is not installed (.ci/run installs it)');
       const result = spawnSync('docker', ['stack', 'config', '-c', 'docker-compose.yml'], {
         cwd: root,
         encoding: 'utf8',
