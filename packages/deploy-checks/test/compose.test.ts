@@ -373,7 +373,8 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
   (haveCompose || process.env.CI ? it : it.skip)(
     'is accepted by `docker-compose config` on a fresh clone (no .env, empty environment)',
     () => {
-      if (!haveCompose) throw new Error('CI is set but docker-compose is not installed (.ci/run installs it)');
+      if (!haveCompose)
+        throw new Error('CI is set but docker-compose is not installed (.ci/run installs it)');
       const out = execFileSync('docker-compose', ['config', '--services'], {
         cwd: root,
         encoding: 'utf8',
