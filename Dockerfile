@@ -5,7 +5,8 @@
 # runtime files: dist, migrations, static assets) → prod-deps (production dependencies only) → runtime
 # (node:24-bookworm-slim, non-root, read-only friendly, Node as PID 1). Every image also carries the
 # one-shot that makes the deployment's secrets (infra/secrets/make-secrets.mjs, run by docker-compose.yml).
-# Every FROM names a literal tag so that ../shared/tools/docker-standins can find it.
+# Every FROM names a literal tag, so that a machine without a registry can pre-build stand-ins under those
+# tags (docs/deployment.md, "The smoke test").
 
 FROM node:24-bookworm-slim AS base
 WORKDIR /app

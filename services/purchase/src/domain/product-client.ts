@@ -1,4 +1,4 @@
-// Purchase's view of product's internal reservation API (docs: /work/notes/shop-contracts.md).
+// Purchase's view of product's internal reservation API (services/product/src/routes.ts serves it).
 import { AppError, type InternalClient } from '@msa/service-kit';
 
 export type ReserveOutcome =
