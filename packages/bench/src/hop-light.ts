@@ -22,7 +22,7 @@ import {
 import { summarizeProfile } from './profile';
 import { ensureNativeProxies, PEERS_DIR, startPeers, waitForRoute, waitListening } from './proxies';
 import type { BenchContext, Section } from './report';
-import { fixed } from './stats';
+import { fixed, ratio } from './stats';
 import {
   conditions,
   runSweeps,
@@ -164,16 +164,16 @@ function judge(f: SweepFigures): { lines: string[]; missed: boolean } {
     missed ||= !ok;
     lines.push(
       `Target “proxy CPU per request at or below the best Node peer’s”: ${ok ? 'met' : 'MISSED'} — our gateway ` +
-        `${fixed(ourCpu)} µs against ${best.name} ${fixed(best.cpu)} µs (${(ourCpu / best.cpu).toFixed(2)}×).`,
+        `${fixed(ourCpu)} µs against ${best.name} ${fixed(best.cpu)} µs (${ratio(ourCpu, best.cpu)}).`,
     );
   }
   const has = (name: string) => f.targets.some((t) => t.name === name);
   if (has('nginx')) {
     const x = ourCpu / f.hopCpu('nginx');
     lines.push(
-      `Goal beyond it, “within 1.2× of nginx’s CPU per request”: ${x <= 1.2 ? 'met' : 'not yet'} — ${x.toFixed(2)}× ` +
-        `(nginx ${fixed(f.hopCpu('nginx'))} µs). Throughput: our gateway ${f.ratioIn(OURS).toFixed(2)}× direct, ` +
-        `${f.ratioIn(OURS, 'nginx').toFixed(2)}× nginx.`,
+      `Goal beyond it, “within 1.2× of nginx’s CPU per request”: ${x <= 1.2 ? 'met' : 'not yet'} — ${ratio(x, 1)} ` +
+        `(nginx ${fixed(f.hopCpu('nginx'))} µs). Throughput: our gateway ${ratio(f.ratioIn(OURS), 1)} direct, ` +
+        `${ratio(f.ratioIn(OURS, 'nginx'), 1)} nginx.`,
     );
     const ours = f.upstreamCpu(OURS);
     const nginx = f.upstreamCpu('nginx');

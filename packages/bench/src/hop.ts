@@ -6,7 +6,7 @@ import { listProducts, newMember } from './client';
 import { pin, processTree, SERVER_CPU, stopProcess, type Spawned } from './proc';
 import { ensureNativeProxies, startPeers, waitForRoute } from './proxies';
 import type { BenchContext, Section } from './report';
-import { fixed } from './stats';
+import { fixed, ratio } from './stats';
 import {
   conditions,
   runSweeps,
@@ -150,12 +150,12 @@ function picture(f: SweepFigures): string[] {
   const ours = 'our gateway, member token (JWT)';
   const out = [
     `Behind a real service the hop is a small share of a request: the product instance spent ${fixed(f.upstreamCpu(f.directName))} µs ` +
-      `of CPU per request served directly, so every proxy's ratio is pulled towards 1× (our gateway ${f.ratioIn(ours).toFixed(2)}×). ` +
+      `of CPU per request served directly, so every proxy's ratio is pulled towards 1× (our gateway ${ratio(f.ratioIn(ours), 1)}). ` +
       'The targets are judged on the light upstream (part 1), where the hop is visible.',
   ];
   if (f.targets.some((t) => t.name === 'nginx')) {
     out.push(
-      `Our gateway (member token) reached ${f.ratioIn(ours, 'nginx').toFixed(2)}× nginx's throughput in the same sweep.`,
+      `Our gateway (member token) reached ${ratio(f.ratioIn(ours, 'nginx'), 1)} nginx's throughput in the same sweep.`,
     );
   }
   const pub = 'our gateway, public (no JWT)';
