@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { footprint } from './footprint';
-import { hop } from './hop';
+import { hop, HOP_TITLE } from './hop';
+import { HOP_LIGHT_TITLE, hopLight } from './hop-light';
 import { registry } from './registry';
 import { createContext, renderReport, type BenchContext, type Section } from './report';
 import { scaleOut } from './scale';
@@ -12,11 +13,12 @@ import { startup } from './startup';
 import { REPO_ROOT } from './system';
 
 const PARTS: Record<string, { title: string; run: (ctx: BenchContext) => Promise<Section> }> = {
-  hop: { title: '1. Gateway hop', run: hop },
-  registry: { title: '2. Registry', run: registry },
-  scale: { title: '3. Scale-out', run: scaleOut },
-  startup: { title: '4. Start-up', run: startup },
-  footprint: { title: '5. Footprint', run: footprint },
+  'hop-light': { title: HOP_LIGHT_TITLE, run: hopLight },
+  hop: { title: HOP_TITLE, run: hop },
+  registry: { title: '3. Registry', run: registry },
+  scale: { title: '4. Scale-out', run: scaleOut },
+  startup: { title: '5. Start-up', run: startup },
+  footprint: { title: '6. Footprint', run: footprint },
 };
 
 const USAGE = `usage: npm run bench [-- [${Object.keys(PARTS).join('|')}]… [--quick] [--no-profile] [--out <file>]]

@@ -304,7 +304,7 @@ function report(
   ];
   return {
     id: 'footprint',
-    title: '5. Footprint',
+    title: '6. Footprint',
     body: body.join('\n'),
     failed: errors > 0 || idleNow > TARGET_BYTES,
   };

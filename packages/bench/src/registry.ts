@@ -82,7 +82,7 @@ export async function registry(ctx: BenchContext): Promise<Section> {
         ],
       ),
     );
-    return { id: 'registry', title: '2. Registry', body: parts.join('\n'), failed };
+    return { id: 'registry', title: '3. Registry', body: parts.join('\n'), failed };
   } finally {
     await sys.stop();
   }

@@ -62,5 +62,5 @@ export async function scaleOut(ctx: BenchContext): Promise<Section> {
           'database that is not the bottleneck.'
         : 'With cores to spare, each instance can run on its own.'),
   ];
-  return { id: 'scale', title: '3. Scale-out', body: body.join('\n'), failed: errors > 0 };
+  return { id: 'scale', title: '4. Scale-out', body: body.join('\n'), failed: errors > 0 };
 }

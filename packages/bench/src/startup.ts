@@ -84,7 +84,7 @@ export async function startup(ctx: BenchContext): Promise<Section> {
       `install check, turbo build (run once before, so its cache is warm), PGlite per service, every service, then a new member registers, logs in ` +
       `and buys): ${whole}.`,
   ];
-  return { id: 'startup', title: '4. Start-up', body: body.join('\n'), failed };
+  return { id: 'startup', title: '5. Start-up', body: body.join('\n'), failed };
 }
 
 /** The wall time of the first JSON log line whose message matches. */
