@@ -127,6 +127,7 @@ async function startLikeNpmStart(
     DISTRIBUTOR_PORT: String(await freePort()),
     GATEWAY_HTTP_PORT: String(await freePort()),
     GATEWAY_HTTPS_PORT: String(await freePort()),
+    GATEWAY_ADMIN_PORT: String(await freePort()),
     RATE_LIMIT_POINTS: BENCH_RATE_LIMIT,
     ...configEnv,
   };

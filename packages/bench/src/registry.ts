@@ -202,7 +202,7 @@ async function killToRemoval(ctx: BenchContext, sys: BenchSystem, auth: Headers,
       while ((down === undefined || gatewayAt === undefined) && performance.now() < deadline) {
         if (gatewayAt === undefined) {
           const routes = await call<{ routes: { instances: { instanceId: string }[] }[] }>(
-            sys.gatewayUrl,
+            sys.gatewayAdminUrl,
             'GET',
             '/internal/routes',
             { headers: auth },

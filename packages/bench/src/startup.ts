@@ -111,7 +111,7 @@ async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise
 
 async function inGatewayTable(sys: BenchSystem, address: string, token: string): Promise<boolean> {
   const r = await call<{ routes: { instances: { address: string }[] }[] }>(
-    sys.gatewayUrl,
+    sys.gatewayAdminUrl,
     'GET',
     '/internal/routes',
     {
@@ -141,6 +141,7 @@ async function npmStartToPurchase(ctx: BenchContext): Promise<string> {
     DISTRIBUTOR_PORT: String(await freePort()),
     GATEWAY_HTTP_PORT: String(gatewayPort),
     GATEWAY_HTTPS_PORT: '0',
+    GATEWAY_ADMIN_PORT: '0',
   };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;

@@ -12,6 +12,8 @@ export interface BenchSystem {
   system: RunningSystem;
   root: string;
   gatewayUrl: string;
+  /** The gateway's admin listener: metrics and /internal/routes. */
+  gatewayAdminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startBenchSystem(options: StartSystemOptions = {}): Promis
     DISTRIBUTOR_PORT: String(await freePort()),
     GATEWAY_HTTP_PORT: '0',
     GATEWAY_HTTPS_PORT: '0',
+    GATEWAY_ADMIN_PORT: '0',
     RATE_LIMIT_POINTS: BENCH_RATE_LIMIT,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     ...options.env,
@@ -44,6 +47,7 @@ export async function startBenchSystem(options: StartSystemOptions = {}): Promis
     system,
     root,
     gatewayUrl: system.gatewayUrl ?? '',
+    gatewayAdminUrl: system.gatewayAdminUrl ?? '',
     stop: () => (stopped ??= system.stop().finally(() => rmSync(root, { recursive: true, force: true }))),
   };
 }

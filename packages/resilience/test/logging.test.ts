@@ -40,7 +40,7 @@ async function delivered(prefix: string): Promise<{ gateway: Set<string>; produc
 }
 
 async function droppedAtGateway(): Promise<number> {
-  const a = await call(shop.gateway, 'GET', '/metrics');
+  const a = await call(shop.gatewayAdmin, 'GET', '/metrics');
   const m = /^log_shipper_dropped_lines_total(?:\{[^}]*\})? (\d+)/m.exec(String(a.body));
   return m ? Number(m[1]) : 0;
 }

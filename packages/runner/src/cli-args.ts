@@ -34,6 +34,7 @@ environment wins over it; .env.example lists every variable):
   DISTRIBUTOR_PORT       the distributor's port (9000)
   GATEWAY_HTTP_PORT      the gateway's plain HTTP port (8080)
   GATEWAY_HTTPS_PORT     the gateway's HTTPS port (8443)
+  GATEWAY_ADMIN_PORT     the gateway's admin port on 127.0.0.1: /metrics, /internal/* (9080)
   EMBEDDED_DB_PROCESSES  one (every embedded database in one process) or per-service
   EMBEDDED_DB_SETTINGS   the embedded engines' Postgres settings, name=value,… (default
                          shared_buffers=8MB,maintenance_work_mem=16MB; stock: PGlite's own)

@@ -10,6 +10,8 @@ export interface RunnerSettings {
   distributorPort: number;
   gatewayPort: number;
   gatewayHttpsPort: number;
+  /** The gateway's admin listener (metrics, internal routes), on 127.0.0.1 only. */
+  gatewayAdminPort: number;
   /** A real Postgres server to create one database per service on; embedded PGlite when unset. */
   databaseUrl?: string;
   redisUrl?: string;
@@ -28,6 +30,7 @@ export function readSettings(env: NodeJS.ProcessEnv, rootDir: string): RunnerSet
     distributorPort: port(env, 'DISTRIBUTOR_PORT', 9000),
     gatewayPort: port(env, 'GATEWAY_HTTP_PORT', 8080),
     gatewayHttpsPort: port(env, 'GATEWAY_HTTPS_PORT', 8443),
+    gatewayAdminPort: port(env, 'GATEWAY_ADMIN_PORT', 9080),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
     embeddedDbProcesses: oneOf(env, 'EMBEDDED_DB_PROCESSES', ['one', 'per-service'] as const),
@@ -73,6 +76,8 @@ const OWNED = [
   'HOST',
   'PORT',
   'HTTPS_PORT',
+  'ADMIN_PORT',
+  'ADMIN_HOST',
   'DATA_DIR',
   'DATABASE_URL',
   'DISTRIBUTOR_URL',
@@ -100,6 +105,9 @@ export function serviceEnv(
   if (service.role === 'gateway') {
     env.PORT = String(settings.gatewayPort);
     env.HTTPS_PORT = String(settings.gatewayHttpsPort);
+    // Metrics and internal routes: never on the ports clients call, and only reachable from this machine.
+    env.ADMIN_PORT = String(settings.gatewayAdminPort);
+    env.ADMIN_HOST = '127.0.0.1';
   }
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   if (settings.redisUrl) env.REDIS_URL = settings.redisUrl;

@@ -5,7 +5,8 @@
  *   { type: 'listening', service: 'purchase', instanceId: 'purchase-host-1234-ab12', pid: 1234, url: 'http://127.0.0.1:41234' }
  *   { type: 'ready',     service: 'purchase', instanceId: 'purchase-host-1234-ab12', pid: 1234, url: 'http://127.0.0.1:41234' }
  *
- * Extra fields are kept and passed on (the gateway may add `httpsUrl`).
+ * An instance with an admin listener adds `adminUrl` (metrics, and the gateway's internal routes). Extra fields
+ * are kept and passed on (the gateway adds `httpsUrl`).
  */
 export interface KitMessage {
   type: 'listening' | 'ready';
@@ -14,6 +15,7 @@ export interface KitMessage {
   pid: number;
   url: string;
   httpsUrl?: string;
+  adminUrl?: string;
   [extra: string]: unknown;
 }
 

@@ -48,7 +48,7 @@ const DEFAULT_SERVICES_DIR = path.resolve(__dirname, '..', '..', '..', 'services
 
 /**
  * startSystem() in isolation. In the environment (default process.env) DISTRIBUTOR_PORT becomes a free port
- * and GATEWAY_HTTP_PORT / GATEWAY_HTTPS_PORT become 0 unless given; REDIS_KEY_PREFIX is always this system's own.
+ * and GATEWAY_HTTP_PORT / GATEWAY_HTTPS_PORT / GATEWAY_ADMIN_PORT become 0 unless given; REDIS_KEY_PREFIX is always this system's own.
  * On embedded databases (no DATABASE_URL) each service's data folder starts as a copy of an empty one made
  * once, which skips initdb. If the start fails, what was made is removed before the error is rethrown.
  */
@@ -71,6 +71,7 @@ export async function startIsolatedSystem(options: IsolatedSystemOptions): Promi
       DISTRIBUTOR_PORT: givenEnv.DISTRIBUTOR_PORT || String(await freePort()),
       GATEWAY_HTTP_PORT: givenEnv.GATEWAY_HTTP_PORT || '0',
       GATEWAY_HTTPS_PORT: givenEnv.GATEWAY_HTTPS_PORT || '0',
+      GATEWAY_ADMIN_PORT: givenEnv.GATEWAY_ADMIN_PORT || '0',
       REDIS_KEY_PREFIX: redisKeyPrefix,
     };
     symlinkSync(path.resolve(servicesDir), path.join(rootDir, 'services'), 'dir');

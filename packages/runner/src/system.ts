@@ -51,6 +51,8 @@ export interface RunningSystem extends EventEmitter {
   readonly distributorUrl: string | undefined;
   readonly gatewayUrl: string | undefined;
   readonly gatewayHttpsUrl: string | undefined;
+  /** The gateway's admin listener: /metrics and /internal/*, never on the URLs above. */
+  readonly gatewayAdminUrl: string | undefined;
   /** DATABASE_URL given to each service that has migrations. */
   readonly databases: Readonly<Record<string, string>>;
   /** Every service instance, live: state, pid, url, restarts. */
@@ -116,6 +118,7 @@ class System extends EventEmitter implements RunningSystem {
   distributorUrl: string | undefined;
   gatewayUrl: string | undefined;
   gatewayHttpsUrl: string | undefined;
+  gatewayAdminUrl: string | undefined;
   readonly databases: Record<string, string> = {};
   private readonly plan = new Map<string, PlannedService>();
   private readonly groups = new Map<string, SupervisedProcess[]>();
@@ -193,7 +196,10 @@ class System extends EventEmitter implements RunningSystem {
       const gateway = this.groups.get('gateway')?.[0]?.info;
       this.gatewayUrl = gateway?.url;
       this.gatewayHttpsUrl = gateway?.ready?.httpsUrl;
-      const urls = [this.gatewayUrl, this.gatewayHttpsUrl].filter(Boolean).join('  ');
+      this.gatewayAdminUrl = gateway?.ready?.adminUrl;
+      const urls =
+        [this.gatewayUrl, this.gatewayHttpsUrl].filter(Boolean).join('  ') +
+        (this.gatewayAdminUrl ? `  (admin: ${this.gatewayAdminUrl})` : '');
       this.print(
         `✔ System ready: ${instanceCount} instance(s) of ${plan.length} service(s). ` +
           (urls ? `Gateway: ${urls}` : 'No gateway service yet.'),

@@ -28,6 +28,7 @@ describe('the environment of every child', () => {
         DISTRIBUTOR_PORT: '9100',
         GATEWAY_HTTP_PORT: '80',
         GATEWAY_HTTPS_PORT: '443',
+        GATEWAY_ADMIN_PORT: '9191',
         DATABASE_URL: 'postgres://db/postgres',
         REDIS_URL: 'redis://cache',
       },
@@ -39,6 +40,7 @@ describe('the environment of every child', () => {
       distributorPort: 9100,
       gatewayPort: 80,
       gatewayHttpsPort: 443,
+      gatewayAdminPort: 9191,
       databaseUrl: 'postgres://db/postgres',
       redisUrl: 'redis://cache',
     });
@@ -106,13 +108,14 @@ describe('the environment of every child', () => {
     expect(env.DATABASE_URL).toBeUndefined();
   });
 
-  test('when the gateway and the distributor start, then they listen on their fixed ports', () => {
+  test('when the gateway and the distributor start, then they listen on their fixed ports, the gateway admin port on loopback', () => {
     const settings = readSettings({}, '/repo');
     const gateway = serviceEnv({ role: 'gateway' }, settings, parent, {
       distributorUrl: 'http://127.0.0.1:9000',
     });
     const distributor = serviceEnv({ role: 'distributor' }, settings, parent, { distributorUrl: '' });
     expect([gateway.PORT, gateway.HTTPS_PORT]).toEqual(['8080', '8443']);
+    expect([gateway.ADMIN_PORT, gateway.ADMIN_HOST]).toEqual(['9080', '127.0.0.1']);
     expect([distributor.PORT, distributor.HTTPS_PORT, distributor.DISTRIBUTOR_URL]).toEqual([
       '9000',
       undefined,

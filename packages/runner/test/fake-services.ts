@@ -81,5 +81,12 @@ export function isAlive(pid: number | undefined): boolean {
 
 /** The environment a test system runs with: free ports for the fixed-port services. */
 export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, DISTRIBUTOR_PORT: '0', GATEWAY_HTTP_PORT: '0', GATEWAY_HTTPS_PORT: '0', ...extra };
+  return {
+    ...process.env,
+    DISTRIBUTOR_PORT: '0',
+    GATEWAY_HTTP_PORT: '0',
+    GATEWAY_HTTPS_PORT: '0',
+    GATEWAY_ADMIN_PORT: '0',
+    ...extra,
+  };
 }

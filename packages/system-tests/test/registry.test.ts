@@ -33,7 +33,7 @@ const readProduct = (n: number) =>
 
 /** Has the gateway answered a request with this instance? Its per-instance metrics say so. */
 async function gatewayServedBy(instanceId: string): Promise<boolean> {
-  const metrics = await call(ts.gatewayUrl, 'GET', '/metrics');
+  const metrics = await call(ts.gatewayAdminUrl, 'GET', '/metrics');
   return (metrics.body as string)
     .split('\n')
     .some(
@@ -43,7 +43,7 @@ async function gatewayServedBy(instanceId: string): Promise<boolean> {
 }
 
 async function gatewayRoutesTo(instanceId: string): Promise<boolean> {
-  const table = await call(ts.gatewayUrl, 'GET', '/internal/routes', {
+  const table = await call(ts.gatewayAdminUrl, 'GET', '/internal/routes', {
     internalToken: await ts.internalToken('gateway-test'),
   });
   expect(table.status).toBe(200);

@@ -1,5 +1,6 @@
 // The distributor: the service registry every instance registers with and the gateway watches.
 import { defineService, z, type ServiceContext } from '@msa/service-kit';
+import { prometheusSd } from './prometheus-sd';
 import { MemoryStore } from './registry/memory-store';
 import { RedisStore } from './registry/redis-store';
 import { sweepExpiredLeases } from './registry/store';
@@ -36,6 +37,8 @@ export const service = defineService({
   redis: true,
   config,
   routes: (ctx) => registryRoutes(registryOf(ctx)),
+  // Prometheus's HTTP service discovery, open like /metrics (prometheus-sd.ts).
+  rawHandler: (ctx) => prometheusSd(registryOf(ctx).store),
   onStart: async (ctx) => {
     const { store, hub } = registryOf(ctx);
     // One line per membership change: the first thing an operator looks for.

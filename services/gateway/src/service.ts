@@ -13,17 +13,17 @@ const port = z.coerce.number().int().min(0).max(65535);
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
 export const config = {
-  /** Plain HTTP (also the private-network port: health, metrics, internal routes). */
+  /** Plain HTTP: proxied traffic and /health/* only (metrics and internal routes: ADMIN_PORT). */
   PORT: port.default(8080),
   /** 0 picks a free port. */
   HTTPS_PORT: port.default(8443),
   /** The HTTPS port clients see, for redirects (compose publishes 443 → 8443); defaults to HTTPS_PORT. */
   HTTPS_PUBLIC_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
-  /** true: plain HTTP answers 308 to HTTPS (health, metrics and internal calls aside). */
+  /** true: plain HTTP answers 308 to HTTPS (health aside). */
   HTTP_REDIRECT: z.stringbool().default(false),
   /**
-   * A plain-HTTP port that only redirects to HTTPS: the one to publish as port 80, so that PORT (metrics,
-   * internal routes) stays on the private network. Unset: none; 0 picks a free port.
+   * A plain-HTTP port that only redirects to HTTPS: the one to publish as port 80, so that PORT (plain-HTTP
+   * proxying) stays on the private network. Unset: none; 0 picks a free port.
    */
   REDIRECT_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
   /** Both or neither; neither → a development certificate generated under DATA_DIR. */
@@ -62,6 +62,8 @@ export const service = defineService({
   config,
   redis: true, // rate limits shared across replicas when REDIS_URL is set
   watchRegistry: true,
+  // PORT, HTTPS_PORT and REDIRECT_PORT face clients: /metrics and /internal/* answer on the kit's admin listener.
+  clientFacing: true,
   // One access-log line per request: written 4 KB at a time (and at least every 200 ms), not one write per line,
   // which cost a thread-pool round trip per request (measured by packages/bench: npm run bench -- hop).
   logBuffer: { bytes: 4096, flushMs: 200 },
@@ -187,7 +189,7 @@ async function fetchMemberJwks(ctx: Ctx): Promise<JSONWebKeySet> {
 
 /**
  * The TLS port is the public one: it proxies, and answers liveness/readiness for load balancers; metrics and the
- * gateway's internal routes stay on the plain-HTTP (private network) port.
+ * gateway's internal routes answer on the admin listener only (ADMIN_PORT).
  */
 function answerOwnOnTls(ctx: Ctx, req: IncomingMessage, res: ServerResponse): void {
   const requestId = resolveRequestId(req.headers['x-request-id']);

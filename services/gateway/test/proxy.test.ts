@@ -98,20 +98,23 @@ describe('proxying through the live routing table', () => {
     expect(ups[0]!.seen).toHaveLength(0);
   });
 
-  it('when the gateway is asked for its own health or metrics, then it leaves them to Express', async () => {
+  it('when the gateway is asked for its own health, then it leaves it to Express', async () => {
     gw = await startGateway(registry);
-    for (const path of ['/health/ready', '/health/live', '/metrics']) {
+    for (const path of ['/health/ready', '/health/live']) {
       const res = await call(gw.url, path);
       expect(res.text).toBe('own route');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
     }
   });
 
-  it('when an /internal call carries an internal token, then it goes to Express (which checks the token), never upstream', async () => {
+  it('when /metrics or an /internal call (even with an internal token) reaches the proxy, then 404, never upstream', async () => {
     gw = await startGateway(registry);
-    registry.up('member', ups[0]!.address, [route('GET', '/internal/routes')]);
-    const res = await call(gw.url, '/internal/routes', { headers: { 'x-internal-token': 'anything' } });
-    expect(res.text).toBe('own route');
+    registry.up('member', ups[0]!.address, [route('GET', '/internal/routes'), route('GET', '/metrics')]);
+    for (const path of ['/internal/routes', '/metrics']) {
+      const res = await call(gw.url, path, { headers: { 'x-internal-token': 'anything' } });
+      expect(res.status).toBe(404);
+      expect(res.json.code).toBe('NOT_FOUND');
+    }
     expect(ups[0]!.seen).toHaveLength(0);
   });
 

@@ -150,16 +150,30 @@ describe('/internal paths', () => {
     '/./internal',
     '/products/..%2f..%2finternal/x',
     '/\\internal',
+    '/metrics',
+    '/METRICS',
+    '/metrics/',
+    '/metrics?x=1',
+    '//metrics',
+    '/./metrics',
+    '/%6detrics',
+    '/%252Fmetrics',
+    '/products/..%2fmetrics',
   ])('when the path is %s, then it counts as internal', (path) => {
     expect(isInternalPath(path)).toBe(true);
   });
 
-  it.each(['/products', '/products/internal', '/intern', '/a/internal/../b', '/products?next=/../internal'])(
-    'when the path is %s, then it is not internal',
-    (path) => {
-      expect(isInternalPath(path)).toBe(false);
-    },
-  );
+  it.each([
+    '/products',
+    '/products/internal',
+    '/intern',
+    '/a/internal/../b',
+    '/products?next=/../internal',
+    '/products/metrics',
+    '/metricsx',
+  ])('when the path is %s, then it is not internal', (path) => {
+    expect(isInternalPath(path)).toBe(false);
+  });
 
   it('when the target is in absolute form, then its path is what gets checked', () => {
     expect(originForm('http://evil.example/internal/x?q')).toBe('/internal/x?q');

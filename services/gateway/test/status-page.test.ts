@@ -290,21 +290,26 @@ describe('the status picture for other services', () => {
       const token = await signTestToken({ iss: 'slack-bot' });
       const headers = { 'x-internal-token': token, 'content-type': 'application/json' };
       const alert = { level: 'error', service: 'purchase', text: 'error burst: 12 × 5xx in 1 min' };
-      const posted = await call(svc.url, '/internal/status/alerts', {
+      const admin = svc.adminUrl!;
+      const posted = await call(admin, '/internal/status/alerts', {
         method: 'POST',
         headers,
         body: JSON.stringify(alert),
       });
       expect(posted.status).toBe(204);
-      const bad = await call(svc.url, '/internal/status/alerts', {
+      const bad = await call(admin, '/internal/status/alerts', {
         method: 'POST',
         headers,
         body: JSON.stringify({ ...alert, level: 'panic', colour: 'red' }),
       });
       expect(bad.status).toBe(400);
-      expect((await call(svc.url, '/internal/status')).status).toBe(404); // no token: not even there
+      expect((await call(admin, '/internal/status')).status).toBe(401); // no token
+      // Never on the client-facing port, token or not.
+      expect(
+        (await call(svc.url, '/internal/status', { headers: { 'x-internal-token': token } })).status,
+      ).toBe(404);
 
-      const picture = await call(svc.url, '/internal/status', { headers: { 'x-internal-token': token } });
+      const picture = await call(admin, '/internal/status', { headers: { 'x-internal-token': token } });
       expect(picture.status).toBe(200);
       expect(picture.json.events).toEqual([expect.objectContaining(alert)]);
       expect(picture.json).toMatchObject({ services: [], routes: [], distributor: 'unknown' });

@@ -81,7 +81,7 @@ describe('the gateway service, started through the kit', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('when started, then HTTP and HTTPS both answer, the dev certificate lands under DATA_DIR, and /internal/routes needs a token', async () => {
+  it('when started, then HTTP and HTTPS both answer, the dev certificate lands under DATA_DIR, and /internal/routes answers on the admin port only, with a token', async () => {
     const svc = await startService(service, {
       env: testEnv({ HTTPS_PORT: '0', DATA_DIR: dataDir }),
       waitReady: true,
@@ -102,10 +102,17 @@ describe('the gateway service, started through the kit', () => {
       expect((await call(svc.url, '/health/ready')).status).toBe(200);
       expect((await call(svc.url, '/internal/routes')).status).toBe(404);
       const token = await signTestToken({ iss: 'status-page' });
-      const table = await call(svc.url, '/internal/routes', { headers: { 'x-internal-token': token } });
+      // Client-facing ports never serve it, token or not; the admin port does.
+      const onProxy = await call(svc.url, '/internal/routes', { headers: { 'x-internal-token': token } });
+      expect(onProxy.status).toBe(404);
+      expect(svc.adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await call(svc.adminUrl!, '/internal/routes')).status).toBe(401);
+      const table = await call(svc.adminUrl!, '/internal/routes', { headers: { 'x-internal-token': token } });
       expect(table.status).toBe(200);
       expect(table.json).toEqual({ routes: [] });
-      const forged = await call(svc.url, '/internal/routes', { headers: { 'x-internal-token': 'forged' } });
+      const forged = await call(svc.adminUrl!, '/internal/routes', {
+        headers: { 'x-internal-token': 'forged' },
+      });
       expect(forged.status).toBe(401);
     } finally {
       await svc.stop();
@@ -145,8 +152,9 @@ describe('the gateway service, started through the kit', () => {
       const bad = await call(redirectUrl, '/products', { headers: { host: 'evil/"x' } });
       expect(bad.status).toBe(400);
       expect(bad.json.code).toBe('BAD_REQUEST');
-      // The gateway's own port still serves its metrics to the private network.
-      expect((await call(svc.url, '/metrics')).status).toBe(200);
+      // Metrics answer on the admin port, not on the plain-HTTP proxy port.
+      expect((await call(svc.url, '/metrics')).status).toBe(404);
+      expect((await call(svc.adminUrl!, '/metrics')).status).toBe(200);
     } finally {
       await svc.stop();
     }

@@ -12,6 +12,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 export interface Shop {
   system: RunningSystem;
   gateway: string;
+  /** The gateway's admin listener: /metrics and /internal/*, on 127.0.0.1. */
+  gatewayAdmin: string;
   /** The environment the services were started with (for an extra instance started by a test). */
   env: NodeJS.ProcessEnv;
   lines: string[];
@@ -57,6 +59,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   return {
     system,
     gateway: system.gatewayUrl!,
+    gatewayAdmin: system.gatewayAdminUrl!,
     env,
     lines,
     realPostgres: Boolean(env.DATABASE_URL),

@@ -20,6 +20,14 @@ export const baseConfigShape = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(0),
+  /**
+   * The admin listener: metrics (and, for a client-facing service such as the gateway, its own routes) on a
+   * port of their own, never shared with client traffic. Unset: none, metrics answer on PORT (a service whose
+   * PORT is on the private network anyway); a client-facing service then takes a free port. 0 picks one.
+   */
+  ADMIN_PORT: optional(port),
+  /** Where the admin listener binds: the private side (127.0.0.1 locally, the pod/container address inside). */
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   /** The URL at which this instance alone is reachable; derived from HOST/PORT when not set. */
   ADVERTISE_URL: optional(z.url()),
   /** Comma-separated distributor URLs; '' runs the service standalone (no registry). */

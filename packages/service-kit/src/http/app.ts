@@ -30,6 +30,8 @@ export interface AppOptions {
    * central logs. Heartbeats, health checks and log batches carry none, so they stay quiet.
    */
   logRequests?: boolean;
+  /** Serve `GET /metrics` (default true); false on a listener that faces clients or when an admin port has them. */
+  serveMetrics?: boolean;
   /** Body readers for `rawBody` routes, run before the JSON parser. */
   rawBodyRouter?: express.Router;
 }
@@ -77,9 +79,11 @@ export function buildApp(opts: AppOptions): express.Express {
   });
 
   mountHealth(app, opts.health, opts.checks);
-  app.get('/metrics', async (_req, res) => {
-    res.set('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
-  });
+  if (opts.serveMetrics !== false) {
+    app.get('/metrics', async (_req, res) => {
+      res.set('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+    });
+  }
 
   if (opts.requireInternalToken) {
     app.use(async (req, res, next) => {

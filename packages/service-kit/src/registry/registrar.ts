@@ -19,7 +19,7 @@ export class Registrar {
 
   constructor(
     private readonly http: DistributorHttp,
-    private readonly registration: InstanceRegistration,
+    private registration: InstanceRegistration,
     private readonly stats: ProcessStats,
     private readonly logger: Logger,
   ) {}
@@ -52,6 +52,18 @@ export class Registrar {
           this.waiters.splice(0).forEach((w) => w());
           this.scheduleHeartbeat();
           return;
+        }
+        // A distributor older than `metricsUrl` refuses it as an unknown field: register without it (the
+        // protocol's fallback is address/metrics), so a new instance still joins an old registry.
+        if (
+          res.status === 400 &&
+          this.registration.metricsUrl &&
+          JSON.stringify(res.data).includes('metricsUrl')
+        ) {
+          const { metricsUrl: _dropped, ...older } = this.registration;
+          this.registration = older;
+          this.logger.warn('the distributor does not know metricsUrl: registering without it');
+          continue;
         }
         // A 4xx is our own bug (bad registration): say it loudly, keep trying in case it is a rolling upgrade.
         this.logger.error({ status: res.status, body: res.data }, 'distributor refused the registration');

@@ -16,6 +16,8 @@ export interface InstanceRegistration {
   address: string;
   version: string;
   routes: RouteSpec[];
+  /** Where Prometheus scrapes this instance (optional: `${address}/metrics` when absent). */
+  metricsUrl?: string;
 }
 
 export interface InstanceStats {

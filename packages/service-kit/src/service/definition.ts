@@ -97,6 +97,12 @@ export interface ServiceDefinition<S extends ConfigShape | undefined = undefined
    * line per request at high rates: the gateway's access log.
    */
   logBuffer?: LogBuffer;
+  /**
+   * The main listener (PORT) faces clients (the gateway): it serves only `rawHandler` and `/health/*`.
+   * Metrics and this service's routes answer on the admin listener (ADMIN_PORT/ADMIN_HOST), which is also
+   * the address it registers, so internal callers reach its routes there.
+   */
+  clientFacing?: boolean;
   /** Ask the internal token on every route (default true; health and metrics are always open). */
   requireInternalToken?: boolean;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

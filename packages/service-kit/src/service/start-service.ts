@@ -28,6 +28,9 @@ export interface RunningService<S extends ConfigShape | undefined = undefined> {
   url: string;
   port: number;
   server: http.Server;
+  /** The admin listener (metrics; a client-facing service's own routes), when there is one. */
+  adminUrl?: string;
+  adminServer?: http.Server;
   ctx: ServiceContext<S>;
   /** Resolves when start-up is done: registered, dependencies resolved. */
   whenReady(): Promise<void>;
@@ -176,7 +179,7 @@ export async function startService<S extends ConfigShape | undefined>(
     }
 
     const routes = def.routes?.(ctx) ?? [];
-    const app = buildApp({
+    const appOptions = {
       logger,
       tokens,
       metrics,
@@ -188,22 +191,44 @@ export async function startService<S extends ConfigShape | undefined>(
       requireInternalToken: def.requireInternalToken !== false,
       router: buildRouter(routes),
       rawBodyRouter: buildRawBodyRouter(routes, config.BODY_LIMIT),
-    });
+    };
+    // Operational endpoints never share a listener with client traffic: with an admin listener, /metrics is
+    // served there only; a client-facing main listener serves the raw handler and /health/* only.
+    const withAdmin = def.clientFacing === true || config.ADMIN_PORT !== undefined;
+    const app = def.clientFacing
+      ? buildApp({
+          ...appOptions,
+          requireInternalToken: false,
+          router: undefined,
+          rawBodyRouter: undefined,
+          serveMetrics: false,
+        })
+      : buildApp({ ...appOptions, serveMetrics: !withAdmin });
     const raw = def.rawHandler?.(ctx);
     const server = http.createServer(raw ? (req, res) => raw(req, res) || app(req, res) : app);
-    // Longer than any client's idle keep-alive, so the server never closes a socket a client is about to reuse.
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 60_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.PORT, config.HOST, () => resolve());
-    });
+    await listen(server, config.PORT, config.HOST);
     const port = (server.address() as AddressInfo).port;
-    const url = `http://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${port}`;
+    const url = localUrl(config.HOST, port);
     const advertised = config.ADVERTISE_URL ?? advertiseUrl(config.HOST, port);
-    logger.info({ url, advertised }, `${def.name} listening`);
-    process.send?.({ type: 'listening', service: def.name, instanceId, pid: process.pid, url: advertised });
+    const admin = withAdmin ? http.createServer(buildApp(appOptions)) : undefined;
+    if (admin) {
+      await listen(admin, config.ADMIN_PORT ?? 0, config.ADMIN_HOST).catch(async (err: unknown) => {
+        await closeServer(server, 0);
+        throw err;
+      });
+    }
+    const adminPort = admin ? (admin.address() as AddressInfo).port : undefined;
+    const adminUrl = adminPort === undefined ? undefined : localUrl(config.ADMIN_HOST, adminPort);
+    const adminAdvertised = adminPort === undefined ? undefined : advertiseUrl(config.ADMIN_HOST, adminPort);
+    logger.info({ url, advertised, adminUrl }, `${def.name} listening`);
+    process.send?.({
+      type: 'listening',
+      service: def.name,
+      instanceId,
+      pid: process.pid,
+      url: advertised,
+      ...(adminAdvertised ? { adminUrl: adminAdvertised } : {}),
+    });
 
     const onStartStop = await def.onStart?.(ctx);
     if (onStartStop) stopHooks.push({ name: 'onStart', run: onStartStop });
@@ -219,7 +244,9 @@ export async function startService<S extends ConfigShape | undefined>(
         {
           service: def.name,
           instanceId,
-          address: advertised,
+          // A client-facing service's own routes answer on its admin listener: that is where callers find it.
+          address: def.clientFacing && adminAdvertised ? adminAdvertised : advertised,
+          metricsUrl: `${adminAdvertised ?? advertised}/metrics`,
           version,
           routes: routes.map((r): RouteSpec => ({
             method: r.method,
@@ -261,7 +288,14 @@ export async function startService<S extends ConfigShape | undefined>(
       health.phase = 'ready';
       ready = true;
       logger.info({ instanceId, url: advertised, pid: process.pid }, `${def.name} ready`);
-      process.send?.({ type: 'ready', service: def.name, instanceId, pid: process.pid, url: advertised });
+      process.send?.({
+        type: 'ready',
+        service: def.name,
+        instanceId,
+        pid: process.pid,
+        url: advertised,
+        ...(adminAdvertised ? { adminUrl: adminAdvertised } : {}),
+      });
       options.onReady?.();
     })();
 
@@ -276,13 +310,14 @@ export async function startService<S extends ConfigShape | undefined>(
           await sleep(Number(process.env.MSA_DEREGISTER_GRACE_MS ?? 150));
         }
         await closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+        if (admin) await closeServer(admin, config.SHUTDOWN_TIMEOUT_MS);
         await stopAll();
         logger.info(`${def.name} stopped`);
         await closeShipper();
       })());
 
     if (options.waitReady) await readyPromise;
-    return { url, port, server, ctx, whenReady: () => readyPromise, stop };
+    return { url, port, server, adminUrl, adminServer: admin, ctx, whenReady: () => readyPromise, stop };
   } catch (err) {
     await stopAll();
     await closeShipper();
@@ -316,6 +351,22 @@ async function openDatabaseWithRetry(
       await sleep(backoff(attempt, 250, 4000));
     }
   }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  // Longer than any client's idle keep-alive, so the server never closes a socket a client is about to reuse.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 60_000;
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/** The URL this machine reaches a listener at. */
+function localUrl(host: string, port: number): string {
+  return `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
 }
 
 /** In a container (HOST 0.0.0.0) the hostname is what the private network resolves to this one instance. */

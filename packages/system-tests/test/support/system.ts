@@ -13,6 +13,8 @@ export const LEASE_MS = 1000;
 export interface TestSystem {
   system: RunningSystem;
   gatewayUrl: string;
+  /** The gateway's admin listener (metrics, internal routes); never the URL above. */
+  gatewayAdminUrl: string;
   distributorUrl: string;
   /** What the runner gave the children (and what a second distributor needs to join them). */
   env: NodeJS.ProcessEnv;
@@ -52,6 +54,7 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   return {
     system,
     gatewayUrl: system.gatewayUrl!,
+    gatewayAdminUrl: system.gatewayAdminUrl!,
     distributorUrl: system.distributorUrl!,
     env,
     internalToken(iss = 'system-tests') {

@@ -25,14 +25,18 @@ export const routeSpecSchema: z.ZodType<RouteSpec> = z
     path: ['path'],
   });
 
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2048)
+  // zod runs this check even when the URL check failed: parse with care.
+  .refine((address) => !URL.parse(address)?.username, 'must not carry credentials');
+
 export const registrationSchema: z.ZodType<InstanceRegistration> = z.strictObject({
   service: z.string().regex(SERVICE_NAME, 'lower-case letters, digits and -, starting with a letter (2-31)'),
   instanceId: instanceIdSchema,
-  address: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .max(2048)
-    // zod runs this check even when the URL check failed: parse with care.
-    .refine((address) => !URL.parse(address)?.username, 'must not carry credentials'),
+  address: httpUrl,
+  // Optional, so instances of an older kit still register; their metrics are at `${address}/metrics`.
+  metricsUrl: httpUrl.optional(),
   version: z.string().min(1).max(64),
   routes: z
     .array(routeSpecSchema)

@@ -34,7 +34,7 @@ export interface GatewayOptions {
   rateLimit: { points: number; windowS: number; keyPrefix?: string };
   /** Largest body accepted (checked on Content-Length, and while buffering a retryable request's body). */
   bodyLimitBytes: number;
-  /** Plain-HTTP requests get 308 to HTTPS (health, metrics and internal calls aside); see setHttpsPort. */
+  /** Plain-HTTP requests get 308 to HTTPS (health aside); see setHttpsPort. */
   redirectToHttps?: boolean;
   /** The port clients reach HTTPS on, for redirects; settable later when HTTPS listens on a picked port. */
   httpsPort?: number | null;
@@ -132,9 +132,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
     const headers = req.headers;
     const path = originForm(url);
-    // The gateway's own internal routes are served by Express, where the kit checks the internal token; a client
-    // without one never gets past the 404 below.
-    if (path !== null && headers['x-internal-token'] !== undefined && isInternalPath(path)) return false;
     // The status page is the gateway's own (before the route table: no service can take /status over).
     if (path !== null && isStatusPath(path) && (secure || !redirectToHttps)) {
       statusPage.handle(req, res, path, resolveRequestId(headers['x-request-id']), secure);
@@ -325,8 +322,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
   };
 }
 
+// Health only: metrics and the gateway's internal routes answer on the kit's admin listener, never here.
 function isOwnEndpoint(url: string): boolean {
-  return url === '/health' || url.startsWith('/health/') || url === '/metrics';
+  return url === '/health' || url.startsWith('/health/');
 }
 
 function bearer(header: string | undefined): string | null {

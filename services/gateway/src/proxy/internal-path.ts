@@ -1,7 +1,8 @@
 /**
- * True when a request path reaches /internal… once normalised as an upstream might read it: percent-decoded
- * (repeatedly, so %2569 counts), backslashes as slashes, `//` collapsed, `.`/`..` resolved, any case. Such paths are
- * never proxied, whatever route table a service registered.
+ * True when a request path reaches /internal… or /metrics once normalised as an upstream might read it:
+ * percent-decoded (repeatedly, so %2569 counts), backslashes as slashes, `//` collapsed, `.`/`..` resolved, any
+ * case, a trailing slash. Such paths are never proxied, whatever route table a service registered: they belong to
+ * the private network (an instance's own metrics answer on every service's /metrics).
  */
 export function isInternalPath(target: string): boolean {
   const q = target.indexOf('?');
@@ -14,7 +15,9 @@ const NEEDS_NORMALISING = /[%\\]|\/\/|\/\./;
 function startsWithInternal(p: string): boolean {
   // Most paths fail on their second character, before any string is built.
   const c = p.charCodeAt(1);
-  return (c === 105 || c === 73) /* i I */ && p.length >= 9 && p.slice(0, 9).toLowerCase() === '/internal';
+  if (c === 105 || c === 73) /* i I */ return p.length >= 9 && p.slice(0, 9).toLowerCase() === '/internal';
+  if (c === 109 || c === 77) /* m M */ return /^\/metrics\/?$/i.test(p);
+  return false;
 }
 
 function normalise(path: string): string {
