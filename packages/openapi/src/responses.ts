@@ -113,12 +113,23 @@ const json = (description: string, schema: z.ZodType): Answer => ({ description,
 /** By `METHOD path`, exactly as the service defines the route. */
 export const routeDocs: Record<string, RouteDoc> = {
   'POST /members': {
-    success: { 201: json('The new member (role customer)', memberSchema) },
-    errors: { 409: 'EMAIL_TAKEN: an account with this email already exists' },
+    success: {
+      201: json(
+        'The new member (role customer). An email that already has an account gets the same answer, with an id that ' +
+          'names no one and the account untouched, unless REGISTRATION_REVEALS_TAKEN=true (docs/security.md)',
+        memberSchema,
+      ),
+    },
+    errors: {
+      409: 'EMAIL_TAKEN, only with REGISTRATION_REVEALS_TAKEN=true: an account with this email already exists',
+    },
   },
   'POST /members/login': {
     success: { 200: json('A member token and the member', loginResultSchema) },
-    errors: { 401: 'INVALID_CREDENTIALS: the same answer for an unknown email and a wrong password' },
+    errors: {
+      401: 'INVALID_CREDENTIALS: the same answer for an unknown email and a wrong password',
+      429: "LOGIN_THROTTLED (or the gateway's RATE_LIMITED): too many failed logins; `Retry-After` says when to retry",
+    },
   },
   'GET /.well-known/jwks.json': {
     success: { 200: json('The public keys of member tokens (cacheable for 5 minutes)', jwksSchema) },

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { closeServer, defineService, z, type ServiceContext } from '@msa/service-kit';
 import type { JSONWebKeySet } from 'jose';
 import { sendError } from './proxy/errors';
+import { toBlockList } from './proxy/client-address';
 import { createGateway, type Gateway } from './proxy/handler';
 import { resolveRequestId } from './proxy/request-id';
 import { listenRedirect, portOf } from './redirect-server';
@@ -32,6 +33,27 @@ export const config = {
   /** Requests per client per window; 0 turns rate limiting off. */
   RATE_LIMIT_POINTS: z.coerce.number().int().min(0).default(100),
   RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).default(1),
+  /**
+   * Proxies in front of the gateway whose X-Forwarded-For is believed (comma-separated addresses or CIDR ranges;
+   * default none): the client address that keys rate limits and the login throttle. Never a public range.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => {
+      try {
+        toBlockList(list);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be comma-separated IP addresses or CIDR ranges'),
   /** Checked on member tokens when set. */
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
@@ -113,6 +135,7 @@ export const service = defineService({
         keyPrefix: `${ctx.config.REDIS_KEY_PREFIX}gateway:rl`,
       },
       bodyLimitBytes: parseSize(ctx.config.BODY_LIMIT),
+      trustedProxies: ctx.config.TRUSTED_PROXIES,
       redirectToHttps: ctx.config.HTTP_REDIRECT,
       httpsPort: ctx.config.HTTPS_PUBLIC_PORT ?? (ctx.config.HTTPS_PORT || null),
     });

@@ -1,6 +1,8 @@
 import { created, errors, noContent, reply, type RouteDef, type ServiceContext } from '@msa/service-kit';
 import type { configShape } from './config';
-import { login, loginBody } from './domain/login';
+import { clientAddress } from './client-address';
+import { LoginThrottledError, loginBody, throttledLogin } from './domain/login';
+import type { LoginThrottle } from './domain/login-throttle';
 import { getProfile, updateProfile, updateProfileBody } from './domain/profile';
 import { register, registerBody } from './domain/register';
 import type { SigningKeys } from './domain/signing-keys';
@@ -15,7 +17,7 @@ const memberId = (caller: { user?: { id: string } }): string => {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function buildRoutes(ctx: Ctx, keys: SigningKeys): RouteDef<any, any, any>[] {
+export function buildRoutes(ctx: Ctx, keys: SigningKeys, throttle: LoginThrottle): RouteDef<any, any, any>[] {
   return [
     {
       method: 'POST',
@@ -24,7 +26,8 @@ export function buildRoutes(ctx: Ctx, keys: SigningKeys): RouteDef<any, any, any
       auth: 'none',
       summary: 'Register a customer account',
       body: registerBody,
-      handler: async ({ body }) => created(await register(ctx.db, body)),
+      handler: async ({ body }) =>
+        created(await register(ctx.db, body, { revealsTaken: ctx.config.REGISTRATION_REVEALS_TAKEN })),
     },
     {
       method: 'POST',
@@ -34,7 +37,14 @@ export function buildRoutes(ctx: Ctx, keys: SigningKeys): RouteDef<any, any, any
       summary: 'Exchange email and password for a member token (ES256 JWT, 1 h)',
       noStore: true, // the answer is a bearer token
       body: loginBody,
-      handler: ({ body }) => login(ctx.db, keys, body),
+      handler: async ({ body, caller, req, res }) => {
+        try {
+          return await throttledLogin(ctx.db, keys, throttle, body, clientAddress(req, caller.service));
+        } catch (err) {
+          if (err instanceof LoginThrottledError) res.set('retry-after', String(err.retryAfterS));
+          throw err;
+        }
+      },
     },
     {
       method: 'GET',

@@ -65,17 +65,26 @@ describe(`member service (${engine})`, () => {
       expect(login.text).not.toMatch(/scrypt|password/i);
     });
 
-    it('when the same email registers twice, also in another case, then 409 and still one account', async () => {
-      const { input } = await registered();
-      const again = await call('/members', { method: 'POST', body: { ...input, name: 'Someone Else' } });
-      expect(again.status).toBe(409);
-      expect(again.json.code).toBe('EMAIL_TAKEN');
-      const shouted = await call('/members', {
+    it('when the same email registers twice, also in another case, then the same 201 shape as a new account, the account untouched', async () => {
+      const { input, member } = await registered();
+      const again = await call('/members', {
         method: 'POST',
-        body: { ...input, email: ` ${input.email.toUpperCase()} ` },
+        body: {
+          ...input,
+          email: ` ${input.email.toUpperCase()} `,
+          password: 'another passphrase',
+          name: 'Someone Else',
+        },
       });
-      expect(shouted.status).toBe(409);
+      // REGISTRATION_REVEALS_TAKEN defaults to false: nothing says the email had an account (docs/security.md).
+      expect(again.status).toBe(201);
+      expect(Object.keys(again.json).sort()).toEqual(Object.keys(member).sort());
+      expect(again.json.id).not.toBe(member.id);
+      expect(again.json.email).toBe(input.email);
       expect(await count('lower(email) = $1', [input.email])).toBe(1);
+      expect(await count('id = $1', [again.json.id])).toBe(0);
+      expect((await loginAs(input.email, input.password)).status).toBe(200);
+      expect((await loginAs(input.email, 'another passphrase')).status).toBe(401);
     });
 
     it.each([
@@ -322,5 +331,60 @@ describe(`member service (${engine})`, () => {
     expect(res.status).toBe(200);
     expect(res.json.member.role).toBe('admin');
     expect(decodeProtectedHeader(res.json.token).alg).toBe('ES256');
+  });
+
+  describe('with REGISTRATION_REVEALS_TAKEN=true and a small login limit', () => {
+    let strict: MemberService;
+    const strictCall = caller(() => strict);
+    beforeAll(async () => {
+      strict = await startMember({
+        DATABASE_URL: db.url,
+        REGISTRATION_REVEALS_TAKEN: 'true',
+        LOGIN_MAX_FAILS_PER_ACCOUNT_CLIENT: '2',
+        LOGIN_SLOW_MS: '0',
+      });
+    });
+    afterAll(async () => {
+      await strict?.stop();
+    });
+    // Its own database on the embedded default, so its members are registered on it.
+    const registeredHere = async () => {
+      const input = newMember();
+      expect((await strictCall('/members', { method: 'POST', body: input })).status).toBe(201);
+      return { input };
+    };
+
+    it('when the same email registers twice, then 409 EMAIL_TAKEN and still one account', async () => {
+      const { input } = await registeredHere();
+      const again = await strictCall('/members', {
+        method: 'POST',
+        body: { ...input, name: 'Someone Else' },
+      });
+      expect(again.status).toBe(409);
+      expect(again.json.code).toBe('EMAIL_TAKEN');
+      const { rows } = await strict.ctx.db.query(
+        'SELECT count(*)::int AS n FROM members WHERE lower(email) = $1',
+        [input.email],
+      );
+      expect(rows[0].n).toBe(1);
+    });
+
+    it('when one client fails twice for one email, then 429 LOGIN_THROTTLED with Retry-After, even with the right password', async () => {
+      const { input } = await registeredHere();
+      const wrong = { email: input.email, password: 'not the password' };
+      const statuses = [];
+      for (let i = 0; i < 2; i++) {
+        statuses.push((await strictCall('/members/login', { method: 'POST', body: wrong })).status);
+      }
+      const refused = await strictCall('/members/login', {
+        method: 'POST',
+        body: { email: input.email, password: input.password },
+      });
+      expect(statuses).toEqual([401, 401]);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.json.code).toBe('LOGIN_THROTTLED');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    });
   });
 });

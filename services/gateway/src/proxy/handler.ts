@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { ClientAddress } from './client-address';
 import { Exchange, Forwarder } from './forward';
 import { httpsLocation, securityHeaders } from './headers';
 import { isInternalPath, originForm } from './internal-path';
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   /** Shares rate limits across gateway replicas when given. */
   redis?: Redis | null;
   rateLimit: { points: number; windowS: number; keyPrefix?: string };
+  /** Proxies whose X-Forwarded-For names the client (addresses or CIDR ranges); none by default. */
+  trustedProxies?: readonly string[];
   /** Largest body accepted (checked on Content-Length, and while buffering a retryable request's body). */
   bodyLimitBytes: number;
   /** Plain-HTTP requests get 308 to HTTPS (health aside); see setHttpsPort. */
@@ -118,6 +121,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     pushMs: opts.status?.pushMs,
   });
   const docs = new ApiDocs(logger, opts.docsFile);
+  const clientAddress = new ClientAddress(opts.trustedProxies ?? []);
   const bodyLimit = opts.bodyLimitBytes;
   const redirectToHttps = opts.redirectToHttps === true;
   let httpsPort = opts.httpsPort ?? null;
@@ -150,7 +154,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       path ?? '/',
       resolveRequestId(headers['x-request-id']),
       secure,
-      req.socket.remoteAddress ?? '',
+      clientAddress.of(req.socket.remoteAddress, headers['x-forwarded-for']),
       performance.now(),
     );
     if (path === null) {
