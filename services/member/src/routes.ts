@@ -94,7 +94,7 @@ export function buildRoutes(
       public: false,
       auth: 'none',
       summary:
-        "Revoked member tokens, pushed to gateways (Server-Sent Events: a snapshot, then each revocation this instance makes)",
+        'Revoked member tokens, pushed to gateways (Server-Sent Events: a snapshot, then each revocation this instance makes)',
       handler: async ({ res }) => {
         await revocations.serve(res);
       },

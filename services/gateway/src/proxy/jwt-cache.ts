@@ -56,6 +56,7 @@ export class JwtVerifier {
   private fetching: Promise<KeyGetter> | null = null;
   private readonly refetchMs: number;
   private readonly retryFailedFetchMs: number;
+  private readonly revocations: Revocations | null;
 
   constructor(private readonly opts: JwtVerifierOptions) {
     const max = opts.maxEntries ?? 10000;
@@ -63,13 +64,15 @@ export class JwtVerifier {
     this.bad = new LRUCache({ max: Math.max(100, max / 10), ttl: 5000 });
     this.refetchMs = opts.refetchMs ?? 5000;
     this.retryFailedFetchMs = opts.retryFailedFetchMs ?? 1000;
+    this.revocations = opts.revocations ?? null;
   }
 
   /** Claims of a token verified before; null when known bad; undefined when it must be verified. */
   cached(token: string): MemberClaims | null | undefined {
     if (token.length > MAX_TOKEN_LENGTH) return null; // no member token is this long; do not cache giants
     const hit = this.good.get(token);
-    if (hit !== undefined) return this.opts.revocations?.isRevoked(hit.sub, hit.ver) ? null : hit;
+    if (hit !== undefined)
+      return this.revocations !== null && this.revocations.isRevoked(hit.sub, hit.ver) ? null : hit;
     return this.bad.has(token) ? null : undefined;
   }
 
@@ -84,10 +87,10 @@ export class JwtVerifier {
   }
 
   private async check(token: string): Promise<MemberClaims> {
-    const revocations = this.opts.revocations;
+    const revocations = this.revocations;
     // Fail closed until the gateway knows what is revoked (just started, member not heard from yet): a token that
     // was revoked before this replica started must not slip through in its first moments.
-    if (revocations !== undefined && !(await revocations.whenLoaded(this.opts.revocationsLoadMs ?? 2000))) {
+    if (revocations !== null && !(await revocations.whenLoaded(this.opts.revocationsLoadMs ?? 2000))) {
       throw new KeysUnavailableError('revoked member tokens are not known yet');
     }
     let payload: JWTPayload;
