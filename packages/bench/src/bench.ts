@@ -6,6 +6,7 @@ import path from 'node:path';
 import { footprint } from './footprint';
 import { hop } from './hop';
 import { registry } from './registry';
+import { revocation } from './revocation';
 import { createContext, renderReport, type BenchContext, type Section } from './report';
 import { scaleOut } from './scale';
 import { startup } from './startup';
@@ -17,6 +18,7 @@ const PARTS: Record<string, { title: string; run: (ctx: BenchContext) => Promise
   scale: { title: '3. Scale-out', run: scaleOut },
   startup: { title: '4. Start-up', run: startup },
   footprint: { title: '5. Footprint', run: footprint },
+  revocation: { title: '6. Token revocation', run: revocation },
 };
 
 const USAGE = `usage: npm run bench [-- [${Object.keys(PARTS).join('|')}]… [--quick] [--no-profile] [--out <file>]]
