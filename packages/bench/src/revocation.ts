@@ -85,7 +85,7 @@ export async function revocation(ctx: BenchContext): Promise<Section> {
       'run with it on. A token seen for the first time pays its ES256 check once, as before; only a gateway that has ' +
       'not yet heard from member since it started makes such a token wait (2 s at most, then 503) for the revocation ' +
       'snapshot. How fast a revocation reaches every ' +
-      'replica is measured by packages/resilience (test/revocation.test.ts, in docs/reliability.md).',
+      'replica is measured by packages/resilience (test/revocation.test.ts).',
   ].join('\n');
   return { id: 'revocation', title: '6. Token revocation', body, failed: false };
 }
