@@ -7,6 +7,7 @@ import { footprint } from './footprint';
 import { hop, HOP_TITLE } from './hop';
 import { HOP_LIGHT_TITLE, hopLight } from './hop-light';
 import { registry } from './registry';
+import { revocation } from './revocation';
 import { createContext, renderReport, type BenchContext, type Section } from './report';
 import { scaleOut } from './scale';
 import { startup } from './startup';
@@ -19,6 +20,7 @@ const PARTS: Record<string, { title: string; run: (ctx: BenchContext) => Promise
   scale: { title: '4. Scale-out', run: scaleOut },
   startup: { title: '5. Start-up', run: startup },
   footprint: { title: '6. Footprint', run: footprint },
+  revocation: { title: '7. Token revocation', run: revocation },
 };
 
 const USAGE = `usage: npm run bench [-- [${Object.keys(PARTS).join('|')}]… [--quick] [--no-profile] [--out <file>]]

@@ -128,6 +128,7 @@ export const service = defineService({
       signer: ctx.tokens,
       fetchJwks: () => fetchMemberJwks(ctx),
       jwt: { issuer: ctx.config.JWT_ISSUER, audience: ctx.config.JWT_AUDIENCE },
+      watchRevocations: true,
       redis: ctx.redis,
       rateLimit: {
         points: ctx.config.RATE_LIMIT_POINTS,

@@ -5,6 +5,7 @@ import { LoginThrottledError, loginBody, throttledLogin } from './domain/login';
 import type { LoginThrottle } from './domain/login-throttle';
 import { getProfile, updateProfile, updateProfileBody } from './domain/profile';
 import { register, registerBody } from './domain/register';
+import type { RevocationFeed } from './domain/revocations';
 import type { SigningKeys } from './domain/signing-keys';
 import { unregister } from './domain/unregister';
 
@@ -16,8 +17,13 @@ const memberId = (caller: { user?: { id: string } }): string => {
   return caller.user.id;
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function buildRoutes(ctx: Ctx, keys: SigningKeys, throttle: LoginThrottle): RouteDef<any, any, any>[] {
+export function buildRoutes(
+  ctx: Ctx,
+  keys: SigningKeys,
+  throttle: LoginThrottle,
+  revocations: RevocationFeed,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): RouteDef<any, any, any>[] {
   return [
     {
       method: 'POST',
@@ -59,18 +65,19 @@ export function buildRoutes(ctx: Ctx, keys: SigningKeys, throttle: LoginThrottle
       path: '/members/me',
       public: true,
       auth: 'user',
-      summary: 'Change name and/or password (the current password is needed for a new one)',
+      summary:
+        'Change name and/or password (the current password is needed for a new one; a new password revokes every token issued before it)',
       body: updateProfileBody,
-      handler: ({ body, caller }) => updateProfile(ctx.db, memberId(caller), body),
+      handler: ({ body, caller }) => updateProfile(ctx.db, memberId(caller), body, revocations),
     },
     {
       method: 'DELETE',
       path: '/members/me',
       public: true,
       auth: 'user',
-      summary: 'Unregister (soft delete; purchases are kept)',
+      summary: "Unregister (soft delete; purchases are kept; the member's tokens are revoked)",
       handler: async ({ caller }) => {
-        await unregister(ctx.db, memberId(caller));
+        await unregister(ctx.db, memberId(caller), revocations);
         return noContent();
       },
     },
@@ -91,6 +98,17 @@ export function buildRoutes(ctx: Ctx, keys: SigningKeys, throttle: LoginThrottle
       auth: 'none',
       summary: "Public keys of member tokens, for the gateway's JWT check",
       handler: async () => reply(200, await keys.jwks(), { 'cache-control': 'max-age=300' }),
+    },
+    {
+      method: 'GET',
+      path: '/internal/revocations/watch',
+      public: false,
+      auth: 'none',
+      summary:
+        'Revoked member tokens, pushed to gateways (Server-Sent Events: a snapshot, then each revocation this instance makes)',
+      handler: async ({ res }) => {
+        await revocations.serve(res);
+      },
     },
   ];
 }

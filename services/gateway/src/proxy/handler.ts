@@ -16,6 +16,8 @@ import { DEFAULT_OUTLIER, OutlierDetector, type OutlierOptions } from './outlier
 import { RateLimit } from './rate-limit';
 import type { RegistryView } from './registry-view';
 import { resolveRequestId } from './request-id';
+import { RevocationWatch } from './revocation-watch';
+import { Revocations } from './revocations';
 import { UpstreamPool } from './upstreams';
 import { StatusBoard } from '../status/board';
 import { isStatusPath, StatusPage } from '../status/page';
@@ -30,6 +32,11 @@ export interface GatewayOptions {
   /** The member service's public keys (GET /internal/jwks on member, through the kit's internal client). */
   fetchJwks: () => Promise<JSONWebKeySet>;
   jwt?: { issuer?: string; audience?: string; refetchMs?: number };
+  /**
+   * Refuse revoked member tokens, learnt from the member service's revocation streams (revocation-watch.ts). Off
+   * for tests that build a gateway without a member service.
+   */
+  watchRevocations?: boolean;
   /** Shares rate limits across gateway replicas when given. */
   redis?: Redis | null;
   rateLimit: { points: number; windowS: number; keyPrefix?: string };
@@ -102,7 +109,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
       status,
     }),
   );
-  const jwt = new JwtVerifier({ fetchJwks: opts.fetchJwks, ...opts.jwt });
+  const revocations = opts.watchRevocations === true ? new Revocations() : undefined;
+  const revocationWatch =
+    revocations === undefined
+      ? undefined
+      : new RevocationWatch({ registry: opts.registry, revocations, sign: () => opts.signer.sign(), logger });
+  const jwt = new JwtVerifier({ fetchJwks: opts.fetchJwks, ...opts.jwt, revocations });
   const tokens = new InternalTokens(opts.signer);
   const limiter =
     opts.rateLimit.points > 0
@@ -318,6 +330,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       statusPage.close();
     },
     close() {
+      revocationWatch?.close();
+      revocations?.close();
       statusPage.close();
       board.close();
       live.close();

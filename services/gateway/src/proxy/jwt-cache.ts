@@ -6,10 +6,13 @@ import {
   type JWTPayload,
 } from 'jose';
 import { LRUCache } from 'lru-cache';
+import type { Revocations } from './revocations';
 
 export interface MemberClaims {
   sub: string;
   role: 'customer' | 'admin';
+  /** The member's token version when it was signed (0 for tokens without the claim); see revocations.ts. */
+  ver: number;
 }
 
 /** The member service's keys could not be had: the token is neither good nor bad yet (503, not 401). */
@@ -26,6 +29,10 @@ export interface JwtVerifierOptions {
   /** After a failed fetch, how long requests get 503 before the next try. */
   retryFailedFetchMs?: number;
   maxEntries?: number;
+  /** Revoked tokens (unregistered members, changed passwords), checked on every hit; none when not given. */
+  revocations?: Revocations;
+  /** How long a new token waits for the revocation state to be first loaded before it is answered 503. */
+  revocationsLoadMs?: number;
 }
 
 const MAX_TOKEN_LENGTH = 4096;
@@ -36,7 +43,8 @@ type KeyGetter = ReturnType<typeof createLocalJWKSet>;
  * ES256 member tokens, verified once and then served from a bounded cache keyed by the token itself, each entry
  * living until the token's `exp` (what Envoy's JWT cache does). A cache hit is a synchronous map lookup: the
  * 75–130 µs signature check is paid once per token, not per request. Tokens that failed are remembered briefly, so
- * replaying a forged token costs a lookup too.
+ * replaying a forged token costs a lookup too. A revoked token (its `ver` below its member's current version) is
+ * refused on every hit, by one more Map lookup, however long it stays in the cache.
  */
 export class JwtVerifier {
   private readonly good: LRUCache<string, MemberClaims>;
@@ -48,6 +56,7 @@ export class JwtVerifier {
   private fetching: Promise<KeyGetter> | null = null;
   private readonly refetchMs: number;
   private readonly retryFailedFetchMs: number;
+  private readonly revocations: Revocations | null;
 
   constructor(private readonly opts: JwtVerifierOptions) {
     const max = opts.maxEntries ?? 10000;
@@ -55,13 +64,15 @@ export class JwtVerifier {
     this.bad = new LRUCache({ max: Math.max(100, max / 10), ttl: 5000 });
     this.refetchMs = opts.refetchMs ?? 5000;
     this.retryFailedFetchMs = opts.retryFailedFetchMs ?? 1000;
+    this.revocations = opts.revocations ?? null;
   }
 
   /** Claims of a token verified before; null when known bad; undefined when it must be verified. */
   cached(token: string): MemberClaims | null | undefined {
     if (token.length > MAX_TOKEN_LENGTH) return null; // no member token is this long; do not cache giants
     const hit = this.good.get(token);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined)
+      return this.revocations !== null && this.revocations.isRevoked(hit.sub, hit.ver) ? null : hit;
     return this.bad.has(token) ? null : undefined;
   }
 
@@ -76,6 +87,12 @@ export class JwtVerifier {
   }
 
   private async check(token: string): Promise<MemberClaims> {
+    const revocations = this.revocations;
+    // Fail closed until the gateway knows what is revoked (just started, member not heard from yet): a token that
+    // was revoked before this replica started must not slip through in its first moments.
+    if (revocations !== null && !(await revocations.whenLoaded(this.opts.revocationsLoadMs ?? 2000))) {
+      throw new KeysUnavailableError('revoked member tokens are not known yet');
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {
@@ -94,8 +111,16 @@ export class JwtVerifier {
       this.bad.set(token, true);
       throw new InvalidTokenError('token has no subject or has expired');
     }
-    const claims: MemberClaims = { sub: payload.sub, role: payload.role === 'admin' ? 'admin' : 'customer' };
+    const ver = typeof payload.ver === 'number' && Number.isInteger(payload.ver) ? payload.ver : 0;
+    const claims: MemberClaims = {
+      sub: payload.sub,
+      role: payload.role === 'admin' ? 'admin' : 'customer',
+      ver,
+    };
+    // Cached even when revoked: a later hit is refused by the revocation lookup, without a signature check.
     this.good.set(token, claims, { ttl });
+    if (revocations?.isRevoked(claims.sub, claims.ver))
+      throw new InvalidTokenError('the token has been revoked');
     return claims;
   }
 

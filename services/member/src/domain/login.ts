@@ -40,7 +40,12 @@ export async function login(db: Pool, keys: SigningKeys, input: LoginInput): Pro
     : await verifyAgainstDummy(input.password);
   if (!row || !ok) throw new errors.UnauthorizedError('email or password is wrong', 'INVALID_CREDENTIALS');
 
-  const { token, expiresIn } = await keys.sign({ sub: row.id, role: row.role, email: row.email });
+  const { token, expiresIn } = await keys.sign({
+    sub: row.id,
+    role: row.role,
+    email: row.email,
+    ver: row.token_version,
+  });
   return { token, tokenType: 'Bearer', expiresIn, member: toMember(row) };
 }
 

@@ -19,11 +19,13 @@ export interface MemberRow {
   name: string;
   role: Role;
   password_hash: string;
+  /** Raised on unregister and password change; a token signed with a lower one is revoked (revocations.ts). */
+  token_version: number;
   created_at: Date;
   updated_at: Date;
 }
 
-export const MEMBER_COLUMNS = 'id, email, name, role, password_hash, created_at, updated_at';
+export const MEMBER_COLUMNS = 'id, email, name, role, password_hash, token_version, created_at, updated_at';
 
 export const toMember = (row: MemberRow): Member => ({
   id: row.id,

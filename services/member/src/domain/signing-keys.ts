@@ -14,6 +14,8 @@ export interface MemberTokenClaims {
   sub: string;
   role: 'customer' | 'admin';
   email: string;
+  /** The member's token_version when signed: the gateway refuses it once the member's is higher (revocation). */
+  ver: number;
 }
 
 interface SigningKey {
@@ -42,7 +44,7 @@ export class SigningKeys {
 
   async sign(claims: MemberTokenClaims): Promise<{ token: string; expiresIn: number }> {
     const key = await this.ensure();
-    const token = await new SignJWT({ role: claims.role, email: claims.email })
+    const token = await new SignJWT({ role: claims.role, email: claims.email, ver: claims.ver })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuer(TOKEN_ISSUER)
