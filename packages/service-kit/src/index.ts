@@ -49,3 +49,14 @@ export { ProcessStats } from './registry/process-stats';
 export type * from './registry/types';
 export { ServiceMetrics } from './metrics/metrics';
 export { closeServer } from './lifecycle/close-server';
+export {
+  continueTrace,
+  parseTraceparent,
+  parseTracestate,
+  traceparentOf,
+  newTraceId,
+  newSpanId,
+} from './trace/trace-context';
+export type { TraceContext } from './trace/trace-context';
+export { incomingTrace } from './trace/incoming-trace';
+export { currentTrace } from './log/request-context';
