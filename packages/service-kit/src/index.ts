@@ -1,4 +1,6 @@
 // @msa/service-kit: what every service needs, written once.
+// First of all: the OpenTelemetry SDK, when asked for, must patch http/pg/ioredis before they are loaded.
+import './trace/bootstrap';
 export { z } from 'zod';
 export { defineService } from './service/definition';
 export type { ServiceDefinition, ServiceContext, RouteDef, HandlerInput } from './service/definition';
