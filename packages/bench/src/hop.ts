@@ -1,6 +1,8 @@
 // Part 1, the gateway hop: one upstream product instance reached directly, through our gateway and through the
 // proxies a user would pick instead, in interleaved sweeps, load generator and servers on separate cores.
 import { execFileSync, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InternalTokens } from '@msa/service-kit';
@@ -123,6 +125,41 @@ export async function hop(ctx: BenchContext): Promise<Section> {
       url: quiet.url,
       headers: { authorization: `Bearer ${memberToken}` },
       pids: () => [quiet.pid],
+    });
+    // What tracing costs the hop. The same gateway built from another checkout (BENCH_BASELINE=<its root>, e.g.
+    // one without trace context), and this one with the OpenTelemetry SDK on, exporting to a sink in this process.
+    const baseline = process.env.BENCH_BASELINE;
+    if (baseline) {
+      const before = await spawnService(sys, 'gateway', {
+        cpus: cpu,
+        env: NO_SHIPPING,
+        logFile: ctx.log('hop-gateway-baseline.log'),
+        root: path.resolve(baseline),
+      });
+      started.push(before);
+      await waitForRoute(before.url, '/products?limit=1');
+      targets.push({
+        name: 'baseline checkout gateway, member token',
+        kind: 'diagnostic',
+        url: before.url,
+        headers: { authorization: `Bearer ${memberToken}` },
+        pids: () => [before.pid],
+      });
+    }
+    const sink = await spanSink();
+    const traced = await spawnService(sys, 'gateway', {
+      cpus: cpu,
+      env: { ...NO_SHIPPING, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url },
+      logFile: ctx.log('hop-gateway-otel.log'),
+    });
+    started.push(traced);
+    await waitForRoute(traced.url, '/products?limit=1');
+    targets.push({
+      name: 'our gateway, member token, OTel SDK on',
+      kind: 'diagnostic',
+      url: traced.url,
+      headers: { authorization: `Bearer ${memberToken}` },
+      pids: () => [traced.pid],
     });
     if (haveNative.nginx) {
       const p = await startNginx(ctx, upstream.port, cpu);
@@ -509,4 +546,15 @@ async function profileGateway(
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return ['(no profile was written)'];
   return summarizeProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')), 15, from, to);
+}
+
+/** Takes OTLP exports and drops them (answers 200): the SDK's own work is measured, not a collector's. */
+async function spanSink(): Promise<{ url: string }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  server.unref();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
