@@ -1,6 +1,9 @@
 // Part 2, the gateway hop on the product service: one product instance reached directly, through our gateway and
 // through the proxies a user would pick instead, in interleaved sweeps. The realistic picture: at ~650 µs of CPU per
 // request in the product service, every proxy's ratio is pulled towards 1×; the hop's verdict is part 1 (hop-light).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { InternalTokens } from '@msa/service-kit';
 import { listProducts, newMember } from './client';
 import { pin, processTree, SERVER_CPU, stopProcess, type Spawned } from './proc';
@@ -106,6 +109,41 @@ export async function hop(ctx: BenchContext): Promise<Section> {
       headers: { authorization: `Bearer ${memberToken}` },
       pids: () => [quiet.pid],
     });
+    // What tracing costs the hop. The same gateway built from another checkout (BENCH_BASELINE=<its root>, e.g.
+    // one without trace context), and this one with the OpenTelemetry SDK on, exporting to a sink in this process.
+    const baseline = process.env.BENCH_BASELINE;
+    if (baseline) {
+      const before = await spawnService(sys, 'gateway', {
+        cpus: cpu,
+        env: NO_SHIPPING,
+        logFile: ctx.log('hop-gateway-baseline.log'),
+        root: path.resolve(baseline),
+      });
+      started.push(before);
+      await waitForRoute(before.url, '/products?limit=1');
+      targets.push({
+        name: 'baseline checkout gateway, member token',
+        kind: 'diagnostic',
+        url: before.url,
+        headers: { authorization: `Bearer ${memberToken}` },
+        pids: () => [before.pid],
+      });
+    }
+    const sink = await spanSink();
+    const traced = await spawnService(sys, 'gateway', {
+      cpus: cpu,
+      env: { ...NO_SHIPPING, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url },
+      logFile: ctx.log('hop-gateway-otel.log'),
+    });
+    started.push(traced);
+    await waitForRoute(traced.url, '/products?limit=1');
+    targets.push({
+      name: 'our gateway, member token, OTel SDK on',
+      kind: 'diagnostic',
+      url: traced.url,
+      headers: { authorization: `Bearer ${memberToken}` },
+      pids: () => [traced.pid],
+    });
     targets.push(
       ...(await startPeers(ctx, {
         upstreamUrl: upstream.url,
@@ -172,4 +210,15 @@ function picture(f: SweepFigures): string[] {
       `(${fixed(f.hopCpu(ours))} with it, ${fixed(f.hopCpu(quiet))} without, member token both).`,
   );
   return out;
+}
+
+/** Takes OTLP exports and drops them (answers 200): the SDK's own work is measured, not a collector's. */
+async function spanSink(): Promise<{ url: string }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  server.unref();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

@@ -68,7 +68,14 @@ export interface OwnInstance extends Spawned {
 export async function spawnService(
   sys: Pick<BenchSystem, 'system' | 'root'>,
   service: string,
-  opts: { cpus?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; logFile: string },
+  opts: {
+    cpus?: string;
+    env?: NodeJS.ProcessEnv;
+    nodeArgs?: string[];
+    logFile: string;
+    /** Another built checkout to run the service from (a baseline to compare with); default this one. */
+    root?: string;
+  },
 ): Promise<OwnInstance> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -85,14 +92,15 @@ export async function spawnService(
     ...(sys.system.databases[service] ? { DATABASE_URL: sys.system.databases[service] } : {}),
     ...opts.env,
   };
-  const main = path.join(REPO_ROOT, 'services', service, 'dist', 'main.js');
+  const root = opts.root ?? REPO_ROOT;
+  const main = path.join(root, 'services', service, 'dist', 'main.js');
   const spawnedAt = performance.now();
   const spawnedAtWall = Date.now();
   const proc = spawnPinned(process.execPath, [...(opts.nodeArgs ?? []), main], {
     cpus: opts.cpus,
     env,
     logFile: opts.logFile,
-    cwd: path.join(REPO_ROOT, 'services', service),
+    cwd: path.join(root, 'services', service),
   });
   const url = `http://127.0.0.1:${port}`;
   await Promise.race([

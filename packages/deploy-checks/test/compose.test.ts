@@ -17,6 +17,7 @@ const COMPOSE_FILES = [
   'docker-compose.yml',
   'docker-compose.override.yml',
   'infra/compose/kibana-port.yml',
+  'infra/compose/jaeger-port.yml',
   'infra/smoke/compose.yml',
   'infra/smoke/swarm.yml',
 ];
@@ -39,7 +40,7 @@ const ONE_SHOT = 'secrets';
 const nodeServices = Object.keys(services).filter((n) => services[n]!.build !== undefined && n !== ONE_SHOT);
 const longRunning = Object.keys(services).filter((n) => n !== ONE_SHOT);
 const SCALABLE = ['member', 'product', 'purchase'];
-const OPTIONAL = ['logging', 'slack-bot', 'elasticsearch', 'kibana'];
+const OPTIONAL = ['logging', 'slack-bot', 'elasticsearch', 'kibana', 'jaeger'];
 
 const envOf = (name: string): Record<string, string> => services[name]!.environment ?? {};
 /** The secrets one-shot's grants: consumer → the secrets it gets (its command's '<consumer>: …' arguments). */
@@ -138,7 +139,7 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
   });
 
   it('gives every long-running service a healthcheck, a memory limit, a restart policy and rotated logs', () => {
-    for (const name of [...longRunning, 'elasticsearch', 'kibana']) {
+    for (const name of [...longRunning, 'elasticsearch', 'kibana', 'jaeger']) {
       const svc = merged[name]!;
       expect({
         name,
@@ -211,7 +212,7 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
       }
     }
     for (const name of SCALABLE) expect(Object.keys(deps[name]!)).toContain('distributor');
-    for (const name of ['elasticsearch', 'kibana']) expect(deps[name]).toEqual({});
+    for (const name of ['elasticsearch', 'kibana', 'jaeger']) expect(deps[name]).toEqual({});
   });
 
   it('hands each container only its own secrets, as files, and no secret value in any environment', () => {
@@ -382,7 +383,7 @@ describe('docker-compose.yml and docker-compose.override.yml', () => {
       });
       // docker-compose 1.29 lists services under a profile too; Compose v2 only the active ones.
       const listed = out.split('\n').filter(Boolean);
-      const optIn = ['kibana', 'prometheus', 'grafana'];
+      const optIn = ['kibana', 'prometheus', 'grafana', 'jaeger'];
       expect(listed.filter((s) => !optIn.includes(s)).sort()).toEqual(
         [...Object.keys(services), 'elasticsearch'].sort(),
       );

@@ -1,4 +1,6 @@
 // @msa/service-kit: what every service needs, written once.
+// First of all: the OpenTelemetry SDK, when asked for, must patch http/pg/ioredis before they are loaded.
+import './trace/bootstrap';
 export { z } from 'zod';
 export { defineService } from './service/definition';
 export type { ServiceDefinition, ServiceContext, RouteDef, HandlerInput } from './service/definition';
@@ -49,3 +51,14 @@ export { ProcessStats } from './registry/process-stats';
 export type * from './registry/types';
 export { ServiceMetrics } from './metrics/metrics';
 export { closeServer } from './lifecycle/close-server';
+export {
+  continueTrace,
+  parseTraceparent,
+  parseTracestate,
+  traceparentOf,
+  newTraceId,
+  newSpanId,
+} from './trace/trace-context';
+export type { TraceContext } from './trace/trace-context';
+export { incomingTrace } from './trace/incoming-trace';
+export { currentTrace } from './log/request-context';

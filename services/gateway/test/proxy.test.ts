@@ -1,4 +1,5 @@
 import http from 'node:http';
+import pino from 'pino';
 import {
   call,
   eventually,
@@ -323,6 +324,54 @@ describe('proxying through the live routing table', () => {
     expect(h['x-secret']).toBeUndefined();
     expect(h.authorization).toBe('Basic abc');
   });
+
+  it('when a client sends a valid traceparent, then the upstream gets the same trace with the gateway hop as its parent, and the access line names it', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino(
+      { messageKey: 'message' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    gw = await startGateway(registry, { logger });
+    registry.up('product', ups[0]!.address, [route('GET', '/products')]);
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await call(gw.url, '/products', {
+      headers: { traceparent: `00-${trace}-00f067aa0ba902b9-01`, tracestate: 'rojo=00f067aa0ba902b7' },
+    });
+    const h = ups[0]!.seen[0]!.headers;
+    const [, upTrace, parent, flags] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(
+      String(h.traceparent),
+    )!;
+    expect(upTrace).toBe(trace);
+    expect(parent).not.toBe('00f067aa0ba902b9'); // the gateway's own span, not the client's
+    expect(flags).toBe('01');
+    expect(h.tracestate).toBe('rojo=00f067aa0ba902b7');
+    await eventually(() => lines.some((l) => l.message === 'access'), 'the access line');
+    expect(lines.find((l) => l.message === 'access')).toMatchObject({
+      trace_id: trace,
+      span_id: parent,
+      parent_span_id: '00f067aa0ba902b9',
+    });
+  });
+
+  it.each([
+    ['malformed', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b9-01'],
+    ['absent', undefined],
+  ])(
+    'when a client traceparent is %s, then the gateway starts a new trace and drops the tracestate',
+    async (_what, tp) => {
+      gw = await startGateway(registry);
+      registry.up('product', ups[0]!.address, [route('GET', '/products')]);
+      const headers: Record<string, string> = { tracestate: 'rojo=1' };
+      if (tp !== undefined) headers.traceparent = tp;
+      await call(gw.url, '/products', { headers });
+      await call(gw.url, '/products', { headers });
+      const [a, b] = ups[0]!.seen.map((s) => String(s.headers.traceparent));
+      expect(a).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(a!.slice(3, 35)).not.toBe(b!.slice(3, 35)); // a new trace per request
+      expect(a!.toLowerCase()).not.toContain('4bf92f3577b34da6');
+      expect(ups[0]!.seen[0]!.headers.tracestate).toBeUndefined();
+    },
+  );
 
   it('when a response comes back, then hop-by-hop and fingerprinting headers are dropped and the security headers set', async () => {
     gw = await startGateway(registry);

@@ -58,7 +58,7 @@ export function loggingRoutes(
       public: false,
       auth: 'none',
       summary:
-        'Search log lines: service, level (and above), requestId, q (words in the message), from, to, limit',
+        'Search log lines: service, level (and above), requestId, traceId, q (words in the message), from, to, limit',
       query: logQuerySchema,
       handler: ({ query }) => search(query),
     }),

@@ -39,7 +39,9 @@ describe(`indexing into Elasticsearch (client on @elastic/elasticsearch-mock; qu
     expect(template.index_patterns).toEqual(['msa-logs-*']);
     const props = template.template.mappings.properties;
     expect(props['@timestamp']!.type).toBe('date');
-    for (const f of ['service', 'instance', 'level', 'requestId']) expect(props[f]!.type).toBe('keyword');
+    for (const f of ['service', 'instance', 'level', 'requestId', 'trace_id']) {
+      expect(props[f]!.type).toBe('keyword');
+    }
     expect(props.message!.type).toBe('text');
     expect(es.bulkBodies).toHaveLength(1);
     expect(es.bulkBodies[0]).toEqual([
@@ -123,6 +125,22 @@ describe(`indexing into Elasticsearch (client on @elastic/elasticsearch-mock; qu
           must: [{ match: { message: { query: 'stock low', operator: 'and' } } }],
         },
       },
+    });
+  });
+
+  it('when searched by trace id, then the indexed trace_id is a term filter and the path comes oldest first', async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    await send([line({ requestId: 'req-t', trace_id: traceId, span_id: 'b7ad6b7169203331' })]);
+    expect(es.bulkBodies[0]![1]).toMatchObject({
+      trace_id: traceId,
+      fields: { span_id: 'b7ad6b7169203331' },
+    });
+    const res = await call('GET', `/internal/logs?traceId=${traceId}`);
+    expect(res.status).toBe(200);
+    expect(res.body.items[0]).toMatchObject({ trace_id: traceId, requestId: 'req-t' });
+    expect(es.searches.at(-1)).toMatchObject({
+      sort: [{ '@timestamp': { order: 'asc' } }],
+      query: { bool: { filter: [{ term: { trace_id: traceId } }] } },
     });
   });
 

@@ -127,6 +127,35 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
     expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('when lines of one trace came from three services, then its trace id finds them all, oldest first', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const lines = [
+      line({ service: 'product', requestId: 'r-t', trace_id: traceId, span_id: '00f067aa0ba902b9' }),
+      line({ service: 'purchase', requestId: 'r-t', trace_id: traceId, span_id: '53995c3f42cd8ad8' }),
+      line({ service: 'gateway', requestId: 'r-t', trace_id: traceId, span_id: 'b7ad6b7169203331' }),
+      line({ service: 'gateway', trace_id: 'ffffffffffffffffffffffffffffffff' }),
+    ].map((l, i) => ({ ...l, time: new Date(Date.UTC(2026, 10, 25, 0, 0, 3 - i)).toISOString() }));
+    expect((await call('POST', '/internal/logs', { body: { lines } })).status).toBe(202);
+    await drained(svc);
+    const found = await call('GET', `/internal/logs?traceId=${traceId}`);
+    expect(found.status).toBe(200);
+    expect(found.body.items.map((d: { service: string }) => d.service)).toEqual([
+      'gateway',
+      'purchase',
+      'product',
+    ]);
+    expect(found.body.items[0]).toMatchObject({ trace_id: traceId, fields: { span_id: 'b7ad6b7169203331' } });
+  });
+
+  it('when a line has a malformed trace_id, then it is still accepted, kept as a plain field and not found by it', async () => {
+    const odd = line({ requestId: `odd-${Date.now()}`, trace_id: 'NOT-A-TRACE' });
+    expect((await call('POST', '/internal/logs', { body: { lines: [odd] } })).status).toBe(202);
+    await drained(svc);
+    const [doc] = (await call('GET', `/internal/logs?requestId=${odd.requestId}`)).body.items;
+    expect(doc.trace_id).toBeUndefined();
+    expect(doc.fields).toMatchObject({ trace_id: 'NOT-A-TRACE' });
+  });
+
   it.each([
     ['an unknown parameter', 'user=1'],
     ['a bad level', 'level=loud'],
@@ -134,6 +163,8 @@ describe(`logging intake and search (queue: ${QUEUE_KIND}, sink: memory)`, () =>
     ['from after to', 'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z'],
     ['a huge limit', 'limit=100000'],
     ['a request id with quotes', "requestId=a'%20OR%201=1"],
+    ['a trace id in uppercase', 'traceId=4BF92F3577B34DA6A3CE929D0E0E4736'],
+    ['a trace id of the wrong length', 'traceId=4bf92f3577b34da6'],
   ])('when a query has %s, then 400', async (_what, qs) => {
     const res = await call('GET', `/internal/logs?${qs}`);
     expect(res.status).toBe(400);

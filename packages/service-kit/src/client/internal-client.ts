@@ -2,7 +2,8 @@ import http from 'node:http';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { INTERNAL_TOKEN_HEADER, type InternalTokens } from '../auth/internal-token';
 import { ServiceUnavailableError, UpstreamTimeoutError } from '../http/errors';
-import { currentRequestId } from '../log/request-context';
+import { requestContext } from '../log/request-context';
+import { traceparentOf } from '../trace/trace-context';
 import type { RegistryView } from '../registry/watcher';
 
 export interface InternalRequest {
@@ -33,7 +34,7 @@ const CONNECTION_ERRORS = new Set([
 
 /**
  * Calls another service by its logical name: the instance comes from the registry (never a
- * hard-coded address), the request id and an internal token go along, a slow callee times out,
+ * hard-coded address), the request id, the trace context and an internal token go along, a slow callee times out,
  * and an idempotent call that could not reach one instance is tried once on another.
  * Answers of any status are returned; only "could not get an answer" throws (503, or 504 on timeout).
  */
@@ -71,8 +72,16 @@ export class InternalClient {
         req.asUser ? { sub: req.asUser.id, role: req.asUser.role } : {},
       ),
     };
-    const requestId = currentRequestId();
-    if (requestId) headers['x-request-id'] = requestId;
+    const store = requestContext.getStore();
+    if (store) {
+      headers['x-request-id'] = store.requestId;
+      // The callee's hop is a child of this one. With the SDK on, its HTTP instrumentation replaces this
+      // traceparent with one naming its client span (a child of the same span), so the exported spans nest.
+      if (store.trace) {
+        headers.traceparent = traceparentOf(store.trace);
+        if (store.trace.state !== undefined) headers.tracestate = store.trace.state;
+      }
+    }
 
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {

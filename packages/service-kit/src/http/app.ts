@@ -13,6 +13,7 @@ import type { ProcessStats } from '../registry/process-stats';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { sendProblem } from './send-problem';
 import { requestIdFrom } from './request-id';
+import { incomingTrace } from '../trace/incoming-trace';
 
 export interface AppOptions {
   logger: Logger;
@@ -38,7 +39,7 @@ export interface AppOptions {
 
 /**
  * The same Express app around every service's routes, so the middleware order is the same
- * everywhere: request id → metrics → health and metrics (open) → internal token → JSON body →
+ * everywhere: request id and trace context → metrics → health and metrics (open) → internal token → JSON body →
  * the service's routes → 404 → errors.
  */
 export function buildApp(opts: AppOptions): express.Express {
@@ -48,7 +49,10 @@ export function buildApp(opts: AppOptions): express.Express {
 
   app.use((req, res, next) => {
     const traced = opts.logRequests === true && req.headers['x-request-id'] !== undefined;
-    const store: RequestContext = { requestId: requestIdFrom(req.headers['x-request-id']) };
+    const store: RequestContext = {
+      requestId: requestIdFrom(req.headers['x-request-id']),
+      trace: incomingTrace(req.headers.traceparent, req.headers.tracestate),
+    };
     res.setHeader('x-request-id', store.requestId);
     const started = process.hrtime.bigint();
     opts.stats.inFlight++;
@@ -64,6 +68,9 @@ export function buildApp(opts: AppOptions): express.Express {
         opts.logger.info(
           {
             requestId: store.requestId,
+            trace_id: store.trace?.traceId,
+            span_id: store.trace?.spanId,
+            parent_span_id: store.trace?.parentSpanId,
             method: req.method,
             route,
             status: res.statusCode,

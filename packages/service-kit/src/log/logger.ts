@@ -1,6 +1,6 @@
 import pino, { type Logger, type DestinationStream } from 'pino';
 import type { LogShipper } from './log-shipper';
-import { currentRequestId } from './request-context';
+import { requestContext } from './request-context';
 
 export type { Logger };
 
@@ -24,7 +24,7 @@ export interface LogBuffer {
 
 /**
  * One JSON line per event, with the fields the central log index is mapped on:
- * time, level (as a word), service, instance, requestId, message.
+ * time, level (as a word), service, instance, requestId, trace_id, span_id, message.
  */
 export function createLogger({
   service,
@@ -46,8 +46,13 @@ export function createLogger({
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       mixin() {
-        const requestId = currentRequestId();
-        return requestId ? { requestId } : {};
+        const store = requestContext.getStore();
+        if (store === undefined) return {};
+        const trace = store.trace;
+        // trace_id/span_id as the OpenTelemetry log data model names them, so a trace finds its lines.
+        return trace
+          ? { requestId: store.requestId, trace_id: trace.traceId, span_id: trace.spanId }
+          : { requestId: store.requestId };
       },
     },
     shipper ? tee(out, shipper) : out,

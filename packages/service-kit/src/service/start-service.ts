@@ -15,6 +15,7 @@ import { buildRawBodyRouter, buildRouter } from '../http/routes';
 import type { HealthCheck, HealthState } from '../health/health';
 import { LogShipper } from '../log/log-shipper';
 import { createLogger } from '../log/logger';
+import { otel } from '../trace/bootstrap';
 import { ServiceMetrics } from '../metrics/metrics';
 import { DistributorHttp, backoff, sleep } from '../registry/distributor-http';
 import { ProcessStats } from '../registry/process-stats';
@@ -90,6 +91,12 @@ export async function startService<S extends ConfigShape | undefined>(
   const stopHooks: Array<{ name: string; run: () => Promise<void> | void }> = [];
   const checks: HealthCheck[] = [];
   const health: HealthState = { phase: 'starting', pending: [] };
+  // Spans, when OTEL_EXPORTER_OTLP_ENDPOINT asks for them: the first hook pushed is the last run, so spans
+  // of the requests drained at shutdown are still exported.
+  if (otel) {
+    stopHooks.push({ name: 'tracing', run: otel.start(def.name, instanceId, version) });
+    logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting spans (OpenTelemetry)');
+  }
 
   const stopAll = async () => {
     // In reverse order of start; one failing hook does not stop the others.

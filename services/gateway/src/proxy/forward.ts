@@ -1,4 +1,5 @@
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { incomingTrace, type TraceContext } from '@msa/service-kit';
 import type { Logger } from 'pino';
 import { pickUpstream } from './balancer';
 import { sendError } from './errors';
@@ -36,6 +37,8 @@ export class Exchange {
   timedOut = false;
   closed = false;
   upstreamStartedAt = 0;
+  /** This hop of the client's W3C trace (continued when its traceparent is valid, else a new one). */
+  readonly trace: TraceContext;
 
   constructor(
     readonly fw: Forwarder,
@@ -47,6 +50,7 @@ export class Exchange {
     readonly clientIp: string,
     readonly startedAt: number,
   ) {
+    this.trace = incomingTrace(req.headers.traceparent, req.headers.tracestate);
     (res as Carrier)[kExchange] = this;
     res.on('close', onClientResponseClose);
   }
@@ -110,6 +114,7 @@ export class Forwarder {
     ex.headers = upstreamRequestHeaders(ex.req, u.hostHeader, {
       hostHeader: ex.req.headers.host ?? '',
       requestId: ex.requestId,
+      trace: ex.trace,
       internalToken,
       clientIp: ex.clientIp,
       secure: ex.secure,
@@ -237,7 +242,15 @@ function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void 
   fw.outlier.failure(u, Date.now());
   const service = ex.route!.service;
   fw.logger.warn(
-    { requestId: ex.requestId, service, instance: u.instanceId, err: err.code ?? err.message, timedOut },
+    {
+      requestId: ex.requestId,
+      trace_id: ex.trace.traceId,
+      span_id: ex.trace.spanId,
+      service,
+      instance: u.instanceId,
+      err: err.code ?? err.message,
+      timedOut,
+    },
     'upstream attempt failed',
   );
   if (ex.res.headersSent) {
@@ -282,6 +295,9 @@ function onClientResponseClose(this: ServerResponse): void {
   ex.fw.logger.info(
     {
       requestId: ex.requestId,
+      trace_id: ex.trace.traceId,
+      span_id: ex.trace.spanId,
+      parent_span_id: ex.trace.parentSpanId,
       method: ex.req.method,
       route: route?.path,
       service: route?.service,

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { traceparentOf, type TraceContext } from '@msa/service-kit';
 
 // Headers are handled as flat [name, value, name, value...] arrays: node's writeHead() and http.request() take them
 // as they are, with no per-request header object to build and no setHeader() bookkeeping.
@@ -27,7 +28,8 @@ export function httpsLocation(host: string | undefined, port: number, path: stri
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded; the x-forwarded-* family,
-// x-request-id and x-internal-token are set by the gateway alone, so a client cannot forge them.
+// x-request-id and x-internal-token are set by the gateway alone, so a client cannot forge them. The client's
+// traceparent/tracestate are replaced by the gateway's own hop (which continues a valid one).
 const DROP_FROM_CLIENT = new Set([
   'connection',
   'keep-alive',
@@ -46,6 +48,8 @@ const DROP_FROM_CLIENT = new Set([
   'x-real-ip',
   'x-request-id',
   'x-internal-token',
+  'traceparent',
+  'tracestate',
 ]);
 
 // x-powered-by and server name the upstream's software and version to anyone who asks: the edge strips them.
@@ -75,6 +79,7 @@ function connectionListed(value: string | undefined): Set<string> | null {
 export interface ForwardedFacts {
   hostHeader: string;
   requestId: string;
+  trace: TraceContext;
   internalToken: string;
   clientIp: string;
   secure: boolean;
@@ -107,7 +112,10 @@ export function upstreamRequestHeaders(
     f.secure ? 'https' : 'http',
     'x-forwarded-host',
     f.hostHeader,
+    'traceparent',
+    traceparentOf(f.trace),
   );
+  if (f.trace.state !== undefined) out.push('tracestate', f.trace.state);
   return out;
 }
 

@@ -10,6 +10,8 @@ export interface LogDoc {
   instance?: string;
   level: Level;
   requestId?: string;
+  /** The W3C trace the line was written in (the kit's logger adds it beside the request id). */
+  trace_id?: string;
   message?: string;
   fields?: Record<string, unknown>;
 }
@@ -29,6 +31,8 @@ const PINO_NUMBERS: Record<number, Level> = {
 export const levelsFrom = (min: Level): Level[] => LEVELS.slice(LEVELS.indexOf(min));
 
 const text = (max: number) => z.string().min(1).max(max);
+/** A W3C trace id: 32 lowercase hex digits. */
+export const TRACE_ID = /^[0-9a-f]{32}$/;
 // Between 2000 and 2100: a line's time names its daily index, so it must be a sane date.
 const MIN_TIME = Date.UTC(2000, 0, 1);
 const MAX_TIME = Date.UTC(2100, 0, 1);
@@ -75,6 +79,11 @@ const MAPPED = new Set([
 export function toDoc(line: IncomingLine): LogDoc {
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(line)) if (!MAPPED.has(k)) fields[k] = v;
+  // A well-formed trace id is indexed (a trace finds its lines); anything else under that name stays a plain
+  // field, so a line from elsewhere is never refused for it.
+  const traceId =
+    typeof line.trace_id === 'string' && TRACE_ID.test(line.trace_id) ? line.trace_id : undefined;
+  if (traceId !== undefined) delete fields.trace_id;
   // A line that names another service (the gateway's access line names its upstream) keeps that as a field.
   const service = line.logService ?? line.service;
   const instance = line.logInstance ?? line.instance;
@@ -91,6 +100,7 @@ export function toDoc(line: IncomingLine): LogDoc {
   };
   if (instance !== undefined) doc.instance = instance;
   if (line.requestId !== undefined) doc.requestId = line.requestId;
+  if (traceId !== undefined) doc.trace_id = traceId;
   if (message !== undefined) doc.message = message;
   if (Object.keys(fields).length) doc.fields = fields;
   return doc;

@@ -1,5 +1,5 @@
 import { z } from '@msa/service-kit';
-import { LEVELS, levelsFrom, type LogDoc } from './log-line';
+import { LEVELS, levelsFrom, TRACE_ID, type LogDoc } from './log-line';
 
 const iso = z.iso.datetime({ offset: true });
 
@@ -15,12 +15,14 @@ export const logQuerySchema = z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'a request id')
       .optional(),
+    /** Every line written in one W3C trace, across services (the kit's logger writes it as trace_id). */
+    traceId: z.string().regex(TRACE_ID, 'a trace id: 32 lowercase hex digits').optional(),
     /** Words that must all appear in the message. */
     q: z.string().min(1).max(200).optional(),
     from: iso.optional(),
     to: iso.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
-    /** Default: oldest first for one request id (its path, in order), newest first otherwise. */
+    /** Default: oldest first for one request or trace id (its path, in order), newest first otherwise. */
     order: z.enum(['asc', 'desc']).optional(),
   })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), {
@@ -30,7 +32,8 @@ export const logQuerySchema = z
 
 export type LogQuery = z.infer<typeof logQuerySchema>;
 
-export const orderOf = (q: LogQuery): 'asc' | 'desc' => q.order ?? (q.requestId ? 'asc' : 'desc');
+export const orderOf = (q: LogQuery): 'asc' | 'desc' =>
+  q.order ?? (q.requestId || q.traceId ? 'asc' : 'desc');
 
 export function queryWords(q: string): string[] {
   return q.toLowerCase().split(/\s+/).filter(Boolean);
@@ -45,6 +48,7 @@ export function matcher(q: LogQuery): (doc: LogDoc) => boolean {
   return (doc) => {
     if (q.service && doc.service !== q.service) return false;
     if (q.requestId && doc.requestId !== q.requestId) return false;
+    if (q.traceId && doc.trace_id !== q.traceId) return false;
     if (levels && !levels.has(doc.level)) return false;
     const t = Date.parse(doc.time);
     if (t < from || t > to) return false;

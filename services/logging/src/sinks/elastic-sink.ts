@@ -45,6 +45,7 @@ export class ElasticSink implements LogSink {
             instance: { type: 'keyword' },
             level: { type: 'keyword' },
             requestId: { type: 'keyword' },
+            trace_id: { type: 'keyword' },
             message: { type: 'text' },
             // Kept in _source, not indexed: a service's own field names can never clash with the mapping.
             fields: { type: 'object', enabled: false },
@@ -84,6 +85,7 @@ export class ElasticSink implements LogSink {
     const filter: estypes.QueryDslQueryContainer[] = [];
     if (query.service) filter.push({ term: { service: query.service } });
     if (query.requestId) filter.push({ term: { requestId: query.requestId } });
+    if (query.traceId) filter.push({ term: { trace_id: query.traceId } });
     if (query.level) filter.push({ terms: { level: levelsFrom(query.level) } });
     if (query.from || query.to) filter.push({ range: { '@timestamp': { gte: query.from, lte: query.to } } });
     const must: estypes.QueryDslQueryContainer[] = query.q
