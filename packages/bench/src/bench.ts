@@ -8,6 +8,7 @@ import { hop } from './hop';
 import { registry } from './registry';
 import { createContext, renderReport, type BenchContext, type Section } from './report';
 import { scaleOut } from './scale';
+import { shipping } from './shipping';
 import { startup } from './startup';
 import { REPO_ROOT } from './system';
 
@@ -17,6 +18,7 @@ const PARTS: Record<string, { title: string; run: (ctx: BenchContext) => Promise
   scale: { title: '3. Scale-out', run: scaleOut },
   startup: { title: '4. Start-up', run: startup },
   footprint: { title: '5. Footprint', run: footprint },
+  shipping: { title: '6. Log shipping', run: shipping },
 };
 
 const USAGE = `usage: npm run bench [-- [${Object.keys(PARTS).join('|')}]… [--quick] [--no-profile] [--out <file>]]
