@@ -3,7 +3,7 @@ import { formatResults, parseLoadgenArgs } from '../src/loadgen';
 
 describe('bench arguments', () => {
   it('runs every part by default, or the parts named', () => {
-    expect(parseArgs([]).parts).toEqual(['hop', 'registry', 'scale', 'startup', 'footprint']);
+    expect(parseArgs([]).parts).toEqual(['hop', 'registry', 'scale', 'startup', 'footprint', 'shipping']);
     expect(parseArgs(['hop', '--quick'])).toMatchObject({ parts: ['hop'], quick: true, noProfile: false });
   });
 
