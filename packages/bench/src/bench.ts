@@ -10,6 +10,7 @@ import { registry } from './registry';
 import { revocation } from './revocation';
 import { createContext, renderReport, type BenchContext, type Section } from './report';
 import { scaleOut } from './scale';
+import { shipping } from './shipping';
 import { startup } from './startup';
 import { REPO_ROOT } from './system';
 
@@ -21,6 +22,7 @@ const PARTS: Record<string, { title: string; run: (ctx: BenchContext) => Promise
   startup: { title: '5. Start-up', run: startup },
   footprint: { title: '6. Footprint', run: footprint },
   revocation: { title: '7. Token revocation', run: revocation },
+  shipping: { title: '8. Log shipping', run: shipping },
 };
 
 const USAGE = `usage: npm run bench [-- [${Object.keys(PARTS).join('|')}]… [--quick] [--no-profile] [--out <file>]]

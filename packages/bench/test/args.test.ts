@@ -3,7 +3,16 @@ import { formatResults, parseLoadgenArgs } from '../src/loadgen';
 
 describe('bench arguments', () => {
   it('runs every part by default, or the parts named', () => {
-    expect(parseArgs([]).parts).toEqual(['hop-light', 'hop', 'registry', 'scale', 'startup', 'footprint']);
+    expect(parseArgs([]).parts).toEqual([
+      'hop-light',
+      'hop',
+      'registry',
+      'scale',
+      'startup',
+      'footprint',
+      'revocation',
+      'shipping',
+    ]);
     expect(parseArgs(['hop', '--quick'])).toMatchObject({ parts: ['hop'], quick: true, noProfile: false });
   });
 

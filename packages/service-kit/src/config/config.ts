@@ -46,6 +46,12 @@ export const baseConfigShape = {
   LOG_SHIPPING: z.enum(['auto', 'off']).default('auto'),
   /** Most log lines held while the logging service cannot be reached (the oldest are dropped beyond it). */
   LOG_SHIPPING_BUFFER: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Most bytes of those lines kept on disk (DATA_DIR/log-spool); beyond it the oldest are dropped. */
+  LOG_SHIPPING_DISK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(64 * 1024 * 1024),
   /** One `request` line per request that arrived with an x-request-id (one a gateway or a service sent). */
   LOG_REQUESTS: z.stringbool().default(true),
   DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),

@@ -1,8 +1,12 @@
 import pino, { type Logger, type DestinationStream } from 'pino';
-import type { LogShipper } from './log-shipper';
 import { requestContext } from './request-context';
 
 export type { Logger };
+
+/** Where shipped lines go: the log worker in a service (log-worker.ts), or a LogShipper itself in tests. */
+export interface LineSink {
+  write(line: string): void;
+}
 
 export interface LoggerOptions {
   service: string;
@@ -11,7 +15,7 @@ export interface LoggerOptions {
   /** Where lines go; stdout (asynchronously buffered) when not given. */
   destination?: DestinationStream;
   /** Also hands every line to the shipper (central logging); the destination still gets it. */
-  shipper?: LogShipper;
+  shipper?: LineSink;
   /** Batch stdout writes (see bufferedStdout); without it every line is its own asynchronous write. */
   buffer?: LogBuffer;
 }
@@ -81,7 +85,7 @@ export function bufferedStdout(
 }
 
 /** A destination that writes each line where it always went and also hands it to the shipper. */
-function tee(out: DestinationStream, shipper: LogShipper): DestinationStream {
+function tee(out: DestinationStream, shipper: LineSink): DestinationStream {
   const flushable = out as DestinationStream & { flush?: (cb?: (err?: Error) => void) => void };
   return {
     write(line: string) {

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { INTERNAL_TOKEN_HEADER, InternalTokens } from '../auth/internal-token';
+import { InternalTokens } from '../auth/internal-token';
 import { MemoryCache } from '../cache/memory-cache';
 import { RedisCache } from '../cache/redis-cache';
 import { connectRedis, createRedis, type Redis } from '../cache/redis';
@@ -13,9 +14,9 @@ import { openDatabase, type Database } from '../data/database';
 import { buildApp } from '../http/app';
 import { buildRawBodyRouter, buildRouter } from '../http/routes';
 import type { HealthCheck, HealthState } from '../health/health';
-import { LogShipper } from '../log/log-shipper';
 import { createLogger } from '../log/logger';
 import { otel } from '../trace/bootstrap';
+import { LogWorker } from '../log/log-worker';
 import { ServiceMetrics } from '../metrics/metrics';
 import { DistributorHttp, backoff, sleep } from '../registry/distributor-http';
 import { ProcessStats } from '../registry/process-stats';
@@ -65,16 +66,18 @@ export async function startService<S extends ConfigShape | undefined>(
     .map((u) => u.trim().replace(/\/$/, ''))
     .filter(Boolean);
   const distributor = distributorUrls.length ? new DistributorHttp(distributorUrls, tokens) : undefined;
-  // Central logging: on when there is a registry to find the logging service in (see log-shipper.ts).
-  const logTargets: { resolve: () => Promise<string[]> | string[] } = { resolve: () => [] };
+  // Central logging: on when there is a registry to find the logging service in. The shipping itself runs
+  // in a worker thread (log-worker.ts); the worker is told where logging is (below) and signs its own tokens.
   const shipper =
     distributor && def.shipLogs !== false && config.LOG_SHIPPING === 'auto' && config.LOG_LEVEL !== 'silent'
-      ? new LogShipper({
-          instanceId,
+      ? new LogWorker({
           service: def.name,
-          targets: () => logTargets.resolve(),
-          headers: async () => ({ [INTERNAL_TOKEN_HEADER]: await tokens.sign() }),
+          instanceId,
+          secret: config.INTERNAL_TOKEN_SECRET,
           maxBuffered: config.LOG_SHIPPING_BUFFER,
+          spoolRoot: config.DATA_DIR === 'memory' ? undefined : path.join(config.DATA_DIR, 'log-spool'),
+          spoolBytes: config.LOG_SHIPPING_DISK_BYTES,
+          closeTimeoutMs: Math.min(2000, config.SHUTDOWN_TIMEOUT_MS),
         })
       : undefined;
   const logger = createLogger({
@@ -175,10 +178,19 @@ export async function startService<S extends ConfigShape | undefined>(
     } satisfies ServiceContext<S>;
 
     if (shipper && distributor) {
-      logTargets.resolve =
-        registry instanceof RegistryWatcher
-          ? () => registry.instances('logging').map((i) => i.address)
-          : lookupEvery(distributor, 'logging', 5000);
+      // The worker cannot read this thread's registry: it is sent the logging instances when they change.
+      if (registry instanceof RegistryWatcher) {
+        const push = () => shipper.setTargets(registry.instances('logging').map((i) => i.address));
+        registry.on('change', push);
+        push();
+      } else {
+        const lookup = lookupInstances(distributor, 'logging');
+        const poll = async () => shipper.setTargets(await lookup());
+        void poll();
+        const timer = setInterval(() => void poll(), 5000);
+        timer.unref();
+        stopHooks.push({ name: 'log-targets', run: () => clearInterval(timer) });
+      }
     }
 
     for (const [name, run] of Object.entries(def.readiness ?? {})) {
@@ -383,19 +395,12 @@ function advertiseUrl(host: string, port: number): string {
 }
 
 /**
- * The instances of one service, for a process that does not watch the whole registry: asked from
- * the distributor at most every `everyMs`, the last answer kept while the distributor is away.
+ * The instances of one service, for a process that does not watch the whole registry: asked from the
+ * distributor on each call, the last answer kept while the distributor is away.
  */
-function lookupEvery(
-  distributor: DistributorHttp,
-  service: string,
-  everyMs: number,
-): () => Promise<string[]> {
+function lookupInstances(distributor: DistributorHttp, service: string): () => Promise<string[]> {
   let addresses: string[] = [];
-  let fetchedAt = 0;
   return async () => {
-    if (Date.now() - fetchedAt < everyMs) return addresses;
-    fetchedAt = Date.now();
     try {
       const res = await distributor.call('GET', `/registry/services/${service}`);
       if (res.status === 200) {
