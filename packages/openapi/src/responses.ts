@@ -177,8 +177,8 @@ export const routeDocs: Record<string, RouteDoc> = {
       ),
     },
     errors: {
-      404: 'PRODUCT_NOT_FOUND (member `purchase`: the failed purchase)',
-      409: 'OUT_OF_STOCK (member `purchase`: the failed purchase)',
+      404: 'PRODUCT_NOT_FOUND: no product with this id (no purchase is kept for it)',
+      409: 'OUT_OF_STOCK (member `purchase`: the failed purchase); MEMBER_LIMIT_REACHED: over the per-member cap of one product, nothing written (members `limit`, `held`, `requested`); PRODUCT_UNPRICED / PURCHASE_EXPIRED: given up by the reconciler, its stock given back (member `purchase`)',
       422: 'IDEMPOTENCY_KEY_REUSED: the key was used for a different product or quantity (member `purchaseId`)',
       502: 'PRODUCT_REJECTED: the product service refused the reservation (member `purchase`)',
       503: 'PRODUCT_UNAVAILABLE: product could not be reached; the purchase stays pending (member `purchase`) — repeat with the same key to see its outcome',

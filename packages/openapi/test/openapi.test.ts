@@ -217,7 +217,8 @@ describe('the document against the running services', () => {
       (
         await call(purchaseUrl, 'POST', '/purchases', '/purchases', {
           as: member,
-          body: { productId, quantity: 99 },
+          // More than its stock (5), within the per-order cap (MAX_QUANTITY_PER_ORDER, 10 by default).
+          body: { productId, quantity: 6 },
           headers: { 'idempotency-key': randomUUID() },
         })
       ).status,

@@ -161,6 +161,43 @@ describe('from outside, through the gateway', () => {
     expect(accepted).toEqual([]);
   });
 
+  test('one order cannot take a whole stock, and made-up product ids store nothing (purchase limits)', async () => {
+    const count = async () =>
+      Number((await sql<{ n: string }>(shop, 'purchase', 'SELECT count(*) AS n FROM purchases'))[0]!.n);
+    const stock = async () =>
+      Number(
+        (
+          await sql<{ stock: number }>(
+            shop,
+            'product',
+            `SELECT stock FROM products WHERE id = '${productId}'`,
+          )
+        )[0]!.stock,
+      );
+    const [rowsBefore, stockBefore] = [await count(), await stock()];
+    const violations: string[] = [];
+    // Over the default MAX_QUANTITY_PER_ORDER (10), up to the domain's 100 and past it.
+    for (const quantity of [11, 50, 100, 101]) {
+      const a = await buy(shop.gateway, alice.token, productId, quantity);
+      if (a.status !== 400) violations.push(`quantity ${quantity} → ${a.status}`);
+    }
+    const madeUp = 20;
+    for (let i = 0; i < madeUp; i++) {
+      const a = await buy(shop.gateway, alice.token, randomUUID(), 1);
+      if (a.status !== 404) violations.push(`unknown product → ${a.status}`);
+    }
+    const [rowsAfter, stockAfter] = [await count(), await stock()];
+    if (rowsAfter !== rowsBefore) violations.push(`${rowsAfter - rowsBefore} purchase rows written`);
+    if (stockAfter !== stockBefore) violations.push(`stock changed by ${stockAfter - stockBefore}`);
+    record({
+      kind: 'security',
+      name: 'purchase limits: orders over the per-order cap and made-up product ids (nothing stored, no stock taken)',
+      cases: 4 + madeUp,
+      violations: violations.length,
+    });
+    expect(violations).toEqual([]);
+  });
+
   test('one member cannot read or cancel another member’s purchase, and non-admins cannot change products', async () => {
     const bought = await buy(shop.gateway, alice.token, productId, 2);
     expect(bought.status).toBe(201);

@@ -39,13 +39,38 @@ describe(`reservations (${DB_KIND})`, () => {
     const res = await reserve({ purchaseId, productId, quantity: 3 });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
-      reservation: { purchaseId, productId, quantity: 3, status: 'reserved', createdAt: expect.any(String) },
+      reservation: {
+        purchaseId,
+        productId,
+        quantity: 3,
+        status: 'reserved',
+        unitPrice: 9.99,
+        createdAt: expect.any(String),
+      },
       product: { id: productId, name: 'Test product', price: 9.99, stock: 7 },
     });
     expect(await stockOf(productId)).toBe(7);
     const got = await call('GET', `/internal/reservations/${purchaseId}`, { token: t.service });
     expect(got.status).toBe(200);
     expect(got.body.reservation).toMatchObject({ purchaseId, status: 'reserved', quantity: 3 });
+  });
+
+  it('when the price changes or the product is deleted after a reservation, then the reservation keeps the price it was taken at', async () => {
+    const productId = await newProduct(10);
+    const purchaseId = randomUUID();
+    expect((await reserve({ purchaseId, productId, quantity: 2 })).status).toBe(201);
+    expect(
+      (await call('PATCH', `/products/${productId}`, { token: t.admin, body: { price: 20 } })).status,
+    ).toBe(200);
+    const afterChange = await call('GET', `/internal/reservations/${purchaseId}`, { token: t.service });
+    expect(afterChange.body.reservation.unitPrice).toBe(9.99);
+    // A repeat of the same reservation answers the same price, with no product left to read it from.
+    expect((await call('DELETE', `/products/${productId}`, { token: t.admin })).status).toBe(204);
+    const afterDelete = await call('GET', `/internal/reservations/${purchaseId}`, { token: t.service });
+    expect(afterDelete.body.reservation).toMatchObject({ status: 'reserved', unitPrice: 9.99 });
+    const repeat = await reserve({ purchaseId, productId, quantity: 2 });
+    expect(repeat.status).toBe(200);
+    expect(repeat.body).toMatchObject({ reservation: { unitPrice: 9.99 }, product: null });
   });
 
   it('when the same purchaseId reserves twice, then the second answers 200 with the same reservation and stock changed once', async () => {

@@ -1,3 +1,4 @@
+import { MAX_QUANTITY } from '@msa/contracts';
 import { errors, z, type Caller, type RouteDef } from '@msa/service-kit';
 import { buy } from './domain/buy';
 import { cancelPurchase } from './domain/cancel';
@@ -12,7 +13,8 @@ const UUID_LIKE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const buyBody = z
   .object({
     productId: z.uuid(),
-    quantity: z.number().int().min(1).max(100),
+    // The domain's limit; the shop's own (MAX_QUANTITY_PER_ORDER, may be lower) is checked by buy.
+    quantity: z.number().int().min(1).max(MAX_QUANTITY),
   })
   .strict();
 const page = z

@@ -106,14 +106,20 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     expect(again.body.purchase.id).toBe(res.body.purchase.id);
   });
 
-  it('when the product does not exist, then 404 PRODUCT_NOT_FOUND and the purchase failed', async () => {
-    const res = await buyAs(shop.purchase.url, newMember(), { productId: randomUUID(), quantity: 1 });
+  it('when the product does not exist, then 404 PRODUCT_NOT_FOUND and no purchase is kept, even on a repeat of the key', async () => {
+    const alice = newMember();
+    const key = randomUUID();
+    const rowsOf = async () =>
+      (await shop.purchase.ctx.db.query('SELECT id FROM purchases WHERE member_id = $1', [alice.id])).rows;
+    const body = { productId: randomUUID(), quantity: 1 };
+    const res = await buyAs(shop.purchase.url, alice, body, key);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('PRODUCT_NOT_FOUND');
-    expect((await getPurchase(res.body.purchase.id)).body).toMatchObject({
-      status: 'failed',
-      failureReason: 'product-not-found',
-    });
+    expect(await rowsOf()).toEqual([]);
+    const again = await buyAs(shop.purchase.url, alice, body, key);
+    expect(again.status).toBe(404);
+    expect(again.body.code).toBe('PRODUCT_NOT_FOUND');
+    expect(await rowsOf()).toEqual([]);
   });
 
   it('when product is stopped, then 503 and nothing is reserved, even after product is back', async () => {
@@ -301,6 +307,142 @@ describe(`purchase with the real product service (${process.env.DATABASE_URL ? '
     );
     expect(settled.body.status).toBe('cancelled');
     expect(await shop.stockOf(productId)).toBe(10);
+  });
+
+  describe('a purchase left pending (its request died after reserving), settled by the reconciler later', () => {
+    const HOUR = 3_600_000;
+    const PAST_RECONCILE_AFTER = 11 * 60_000; // the isolated instance waits 10 minutes; the hold is 15
+    // One instance for these tests: its reconciler takes only the purchase a test backdated.
+    let isolated: typeof shop.purchase;
+    beforeAll(async () => {
+      isolated = await shop.startIsolatedPurchase({ FAULT_INJECT: 'crash-after-reserve' });
+    });
+
+    /** A purchase whose stock is reserved at product and whose request died before settling it. */
+    const crashedPurchase = async (stock: number, price: number, quantity: number) => {
+      const purchase = isolated;
+      const productId = await shop.createProduct(stock, price);
+      shop.initialStock.delete(productId); // its purchases live in the isolated database: checked here instead
+      const alice = newMember();
+      const key = randomUUID();
+      expect((await buyAs(purchase.url, alice, { productId, quantity }, key)).status).toBe(500);
+      const { rows } = await purchase.ctx.db.query(
+        'SELECT id, status FROM purchases WHERE idempotency_key = $1',
+        [key],
+      );
+      expect(rows[0].status).toBe('pending');
+      expect(await shop.stockOf(productId)).toBe(stock - quantity);
+      return { purchase, productId, alice, key, id: rows[0].id as string };
+    };
+    const settledOn = (svc: typeof shop.purchase, id: string) =>
+      eventually(
+        () => call(svc.url, shop.admin, 'GET', `/purchases/${id}`),
+        (r) => r.body.status !== 'pending',
+      );
+
+    it('when its product is deleted meanwhile, then it is completed at the price its stock was reserved at, never without one', async () => {
+      const c = await crashedPurchase(10, 4.25, 2);
+      await shop.deleteProduct(c.productId);
+      await shop.backdate(c.purchase, c.id, PAST_RECONCILE_AFTER);
+      const settled = await settledOn(c.purchase, c.id);
+      expect(settled.body).toMatchObject({ status: 'completed', unitPrice: 4.25, total: 8.5 });
+    });
+
+    it('when its price changes meanwhile, then it is charged the price its stock was reserved at', async () => {
+      const c = await crashedPurchase(10, 4.25, 2);
+      const patched = await call(shop.product.url, shop.admin, 'PATCH', `/products/${c.productId}`, {
+        body: { price: 99 },
+      });
+      expect(patched.status).toBe(200);
+      await shop.backdate(c.purchase, c.id, PAST_RECONCILE_AFTER);
+      expect((await settledOn(c.purchase, c.id)).body).toMatchObject({
+        status: 'completed',
+        unitPrice: 4.25,
+        total: 8.5,
+      });
+    });
+
+    it('when its stock cannot be priced (reserved before prices were recorded, product deleted since), then it is failed and the reservation released, never completed', async () => {
+      const c = await crashedPurchase(10, 4.25, 2);
+      // What migration 002 leaves on a reservation whose product was already gone: no price.
+      await shop.product.ctx.db.query('UPDATE reservations SET unit_price = NULL WHERE purchase_id = $1', [
+        c.id,
+      ]);
+      await shop.deleteProduct(c.productId);
+      await shop.backdate(c.purchase, c.id, PAST_RECONCILE_AFTER);
+      const settled = await settledOn(c.purchase, c.id);
+      expect(settled.body).toMatchObject({
+        status: 'failed',
+        failureReason: 'unpriced',
+        unitPrice: null,
+        total: null,
+      });
+      expect((await shop.reservationOf(c.id)).status).toBe('released');
+      const again = await buyAs(c.purchase.url, c.alice, { productId: c.productId, quantity: 2 }, c.key);
+      expect(again.status).toBe(409);
+      expect(again.body.code).toBe('PRODUCT_UNPRICED');
+    });
+
+    it('when it is still pending after its hold expired, then its stock is given back and it is failed, not completed late', async () => {
+      const c = await crashedPurchase(10, 4.25, 3);
+      await shop.backdate(c.purchase, c.id, HOUR, true); // HOLD_EXPIRY_MS is 15 minutes by default
+      const settled = await settledOn(c.purchase, c.id);
+      expect(settled.body).toMatchObject({ status: 'failed', failureReason: 'expired', total: null });
+      expect(await shop.stockOf(c.productId)).toBe(10);
+      expect((await shop.reservationOf(c.id)).status).toBe('released');
+      const again = await buyAs(c.purchase.url, c.alice, { productId: c.productId, quantity: 3 }, c.key);
+      expect(again.status).toBe(409);
+      expect(again.body.code).toBe('PURCHASE_EXPIRED');
+      expect(await shop.stockOf(c.productId)).toBe(10);
+    });
+  });
+
+  describe('with a cap of 5 units of one product per member (MEMBER_PRODUCT_LIMIT=5)', () => {
+    let capped: typeof shop.purchase;
+    beforeAll(async () => {
+      capped = await shop.startPurchase({ MEMBER_PRODUCT_LIMIT: '5' });
+    });
+
+    it('when a member would go over it, then 409 MEMBER_LIMIT_REACHED, no row and no stock taken; other products and members are not affected', async () => {
+      const productId = await shop.createProduct(50);
+      const other = await shop.createProduct(50);
+      const alice = newMember();
+      expect((await buyAs(capped.url, alice, { productId, quantity: 3 })).status).toBe(201);
+      const before = await shop.purchase.ctx.db.query('SELECT count(*)::int AS n FROM purchases');
+      const over = await buyAs(capped.url, alice, { productId, quantity: 3 });
+      expect(over.status).toBe(409);
+      expect(over.body).toMatchObject({ code: 'MEMBER_LIMIT_REACHED', limit: 5, held: 3, requested: 3 });
+      expect((await shop.purchase.ctx.db.query('SELECT count(*)::int AS n FROM purchases')).rows).toEqual(
+        before.rows,
+      );
+      expect(await shop.stockOf(productId)).toBe(47);
+      expect((await buyAs(capped.url, alice, { productId, quantity: 2 })).status).toBe(201);
+      expect((await buyAs(capped.url, alice, { productId: other, quantity: 5 })).status).toBe(201);
+      expect((await buyAs(capped.url, newMember(), { productId, quantity: 5 })).status).toBe(201);
+      expect(await shop.stockOf(productId)).toBe(40);
+    });
+
+    it('when a member sends many buys at once, then together they never pass it', async () => {
+      const productId = await shop.createProduct(50);
+      const bob = newMember();
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => buyAs(capped.url, bob, { productId, quantity: 2 })),
+      );
+      expect(answers.filter((a) => a.status === 201)).toHaveLength(2);
+      expect(answers.filter((a) => a.status === 409)).toHaveLength(4);
+      expect(await shop.stockOf(productId)).toBe(46);
+    });
+
+    it('when a repeat of a key that was bought comes, then it answers that purchase, not the cap', async () => {
+      const productId = await shop.createProduct(50);
+      const carol = newMember();
+      const key = randomUUID();
+      const first = await buyAs(capped.url, carol, { productId, quantity: 5 }, key);
+      expect(first.status).toBe(201);
+      const again = await buyAs(capped.url, carol, { productId, quantity: 5 }, key);
+      expect(again.status).toBe(200);
+      expect(again.body.id).toBe(first.body.id);
+    });
   });
 
   it('after all of the above, initial stock = current stock + completed quantities, and nothing is left unsettled', async () => {

@@ -95,6 +95,19 @@ describe('purchase without a product service', () => {
   });
 
   it.each([
+    ['11, over the default MAX_QUANTITY_PER_ORDER of 10', 11],
+    ['101, over the domain limit', 101],
+  ])('when the quantity is %s, then 400 naming body.quantity and no row', async (_name, quantity) => {
+    const before = await rows();
+    const res = await buyAs(svc.url, alice, { productId, quantity });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.errors).toEqual([expect.objectContaining({ field: 'body.quantity' })]);
+    expect(await rows()).toBe(before);
+  });
+
+  it.each([
     ['missing', null],
     ['empty', ''],
     ['too long', 'k'.repeat(201)],
@@ -173,6 +186,18 @@ describe('fault injection', () => {
         env: testEnv({ NODE_ENV: 'production', FAULT_INJECT: 'crash-after-reserve' }),
       }),
     ).rejects.toThrow(/refused when NODE_ENV=production/);
+  });
+
+  it('when the hold would expire before the reconciler may settle a purchase, then the configuration is refused', async () => {
+    await expect(
+      startService(service, { env: testEnv({ HOLD_EXPIRY_MS: '5000', RECONCILE_AFTER_MS: '10000' }) }),
+    ).rejects.toThrow(/HOLD_EXPIRY_MS must be longer than RECONCILE_AFTER_MS/);
+  });
+
+  it('when MAX_QUANTITY_PER_ORDER is above the domain limit, then the configuration is refused', async () => {
+    await expect(startService(service, { env: testEnv({ MAX_QUANTITY_PER_ORDER: '101' }) })).rejects.toThrow(
+      /MAX_QUANTITY_PER_ORDER/,
+    );
   });
 
   it('when FAULT_INJECT names no known fault, then the configuration is refused', async () => {

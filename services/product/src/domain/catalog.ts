@@ -1,3 +1,4 @@
+import { MAX_PRICE, MAX_STOCK } from '@msa/contracts';
 import { errors, z } from '@msa/service-kit';
 import type { Sql } from './sql';
 
@@ -37,9 +38,6 @@ export const toProduct = (r: ProductRow): Product => ({
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
-
-const MAX_PRICE = 9_999_999_999.99;
-const MAX_STOCK = 1_000_000;
 
 // 19.99 * 100 is 1998.9999999999998 in floating point: compare with a tolerance, not ===.
 // Whole cents, as numeric(12,2) stores them: a price like 1e-300 is within 1e-6 of 0 cents but is not 0.

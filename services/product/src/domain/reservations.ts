@@ -1,3 +1,4 @@
+import { MAX_QUANTITY } from '@msa/contracts';
 import { errors, z } from '@msa/service-kit';
 import type { Sql } from './sql';
 
@@ -5,7 +6,7 @@ export const reserveBody = z
   .object({
     purchaseId: z.uuid(),
     productId: z.uuid(),
-    quantity: z.number().int().min(1).max(100),
+    quantity: z.number().int().min(1).max(MAX_QUANTITY),
   })
   .strict();
 export type ReserveRequest = z.infer<typeof reserveBody>;
@@ -17,6 +18,12 @@ export interface Reservation {
   productId: string;
   quantity: number;
   status: 'reserved' | 'released';
+  /**
+   * The product's price when the stock was taken: what the purchase is charged, even if the price
+   * changes or the product is deleted before the purchase is settled. null only for a reservation
+   * taken before prices were recorded (migration 002) whose product was already gone.
+   */
+  unitPrice: number | null;
   createdAt: string;
 }
 
@@ -39,16 +46,18 @@ interface ReservationRow {
   product_id: string;
   quantity: number;
   status: 'reserved' | 'released';
+  unit_price: string | null;
   created_at: Date;
 }
 
-const RESERVATION_COLUMNS = 'purchase_id, product_id, quantity, status, created_at';
+const RESERVATION_COLUMNS = 'purchase_id, product_id, quantity, status, unit_price, created_at';
 
 const toReservation = (r: ReservationRow): Reservation => ({
   purchaseId: r.purchase_id,
   productId: r.product_id,
   quantity: r.quantity,
   status: r.status,
+  unitPrice: r.unit_price === null ? null : Number(r.unit_price),
   createdAt: r.created_at.toISOString(),
 });
 
@@ -86,7 +95,11 @@ export async function reserve(db: Sql, req: ReserveRequest): Promise<ReserveOutc
         [req.productId, req.quantity],
       );
       if (!updated.rows[0]) throw new Rollback('no-stock');
-      return { reservation: toReservation(inserted.rows[0]), product: toStock(updated.rows[0]) };
+      const priced = await tx.query<ReservationRow>(
+        `UPDATE reservations SET unit_price = $2 WHERE purchase_id = $1 RETURNING ${RESERVATION_COLUMNS}`,
+        [req.purchaseId, updated.rows[0].price],
+      );
+      return { reservation: toReservation(priced.rows[0]!), product: toStock(updated.rows[0]) };
     });
   } catch (err) {
     if (!(err instanceof Rollback)) throw err;

@@ -41,6 +41,20 @@ function failureError(purchase: Purchase): AppError {
           purchase,
         },
       );
+    case 'unpriced':
+      return new AppError(
+        409,
+        'PRODUCT_UNPRICED',
+        'no price could be found for the stock reserved (its product was removed); nothing was charged and the stock was given back',
+        { purchase },
+      );
+    case 'expired':
+      return new AppError(
+        409,
+        'PURCHASE_EXPIRED',
+        'the purchase could not be settled in time; nothing was charged and the stock was given back. Buy again with a new Idempotency-Key',
+        { purchase },
+      );
     default:
       return new AppError(502, 'PRODUCT_REJECTED', 'the product service refused the reservation', {
         purchase,

@@ -1,4 +1,4 @@
-import { AppError, type Reply } from '@msa/service-kit';
+import { AppError, errors, type Reply } from '@msa/service-kit';
 import { answerFor } from './answer';
 import { InjectedFault, type PurchaseDeps } from './deps';
 import { settlePending } from './settle';
@@ -12,11 +12,21 @@ export interface BuyRequest {
 }
 
 /**
- * Buy: record the purchase pending (committed), reserve at product outside any transaction, then
- * settle it from product's answer. A repeated Idempotency-Key returns what the first one recorded.
+ * Buy: check the shop's limits, record the purchase pending (committed), reserve at product outside
+ * any transaction, then settle it from product's answer. A repeated Idempotency-Key returns what the
+ * first one recorded. Everything refused before the reservation writes nothing.
  */
 export async function buy(deps: PurchaseDeps, request: BuyRequest): Promise<Reply> {
-  const pending = await deps.store.insertPending(request);
+  const { maxQuantityPerOrder } = deps.policy;
+  if (request.quantity > maxQuantityPerOrder) {
+    throw new errors.ValidationError(`at most ${maxQuantityPerOrder} per purchase`, [
+      {
+        field: 'body.quantity',
+        message: `must be at most ${maxQuantityPerOrder} (this shop's limit per purchase)`,
+      },
+    ]);
+  }
+  const pending = await insertWithinCap(deps, request);
   if (!pending) return repeat(deps, request);
 
   const outcome = await deps.product.reserve(pending.id, request.productId, request.quantity);
@@ -31,8 +41,10 @@ export async function buy(deps: PurchaseDeps, request: BuyRequest): Promise<Repl
       settled = await deps.store.fail(pending.id, 'out-of-stock');
       break;
     case 'product-not-found':
-      settled = await deps.store.fail(pending.id, 'product-not-found');
-      break;
+      // Nothing was reserved and nothing is left to settle: keep no row, so made-up product ids cost
+      // no storage. A repeat of the key asks product again and gets the same 404.
+      await deps.store.discard(pending.id);
+      throw new errors.NotFoundError('no product with this id', 'PRODUCT_NOT_FOUND');
     case 'rejected':
       deps.logger.error(
         { purchaseId: pending.id, status: outcome.status, body: outcome.body },
@@ -50,6 +62,20 @@ export async function buy(deps: PurchaseDeps, request: BuyRequest): Promise<Repl
       break;
   }
   return answerFor(settled ?? (await deps.store.byId(pending.id)) ?? pending, true);
+}
+
+/** The pending row (undefined for a repeated key), or 409 when the member's cap for this product is reached. */
+async function insertWithinCap(deps: PurchaseDeps, request: BuyRequest): Promise<Purchase | undefined> {
+  const { memberProductLimit: limit, memberProductWindowMs: windowMs } = deps.policy;
+  if (limit === 0) return deps.store.insertPending(request);
+  const result = await deps.store.insertPendingCapped(request, { limit, windowMs });
+  if (result.kind === 'repeat') return undefined;
+  if (result.kind === 'inserted') return result.purchase;
+  throw new errors.ConflictError(
+    `at most ${limit} of one product per member within ${windowMs / 3_600_000} h; ${result.held} already bought or on the way`,
+    'MEMBER_LIMIT_REACHED',
+    { limit, windowMs, held: result.held, requested: request.quantity },
+  );
 }
 
 async function repeat(deps: PurchaseDeps, request: BuyRequest): Promise<Reply> {

@@ -5,10 +5,22 @@ import type { PurchaseStore } from './store';
 /** Faults a test may inject (config FAULT_INJECT); refused in production. */
 export type Fault = 'crash-after-reserve' | 'crash-after-release';
 
+/** The shop's purchase policy (config; docs/security.md, "Purchase limits", says why each default). */
+export interface PurchasePolicy {
+  /** Most units one purchase may take (at most the domain's MAX_QUANTITY). */
+  maxQuantityPerOrder: number;
+  /** Most units of one product one member may hold in open and completed purchases per window; 0 = no cap. */
+  memberProductLimit: number;
+  memberProductWindowMs: number;
+  /** A purchase still pending this long after it was made is given up: its stock released, it failed. */
+  holdExpiryMs: number;
+}
+
 export interface PurchaseDeps {
   store: PurchaseStore;
   product: ProductClient;
   logger: Logger;
+  policy: PurchasePolicy;
   fault?: Fault;
 }
 

@@ -1,4 +1,5 @@
 // Purchase's view of product's internal reservation API (services/product/src/routes.ts serves it).
+import { MAX_PRICE } from '@msa/contracts';
 import { AppError, type InternalClient } from '@msa/service-kit';
 
 export type ReserveOutcome =
@@ -20,8 +21,8 @@ export type ReleaseOutcome =
   { kind: 'released' } | { kind: 'none' } | { kind: 'unavailable'; reason: string };
 
 interface ReservationBody {
-  reservation?: { status?: string };
-  product?: { price?: number | string };
+  reservation?: { status?: string; unitPrice?: number | string | null };
+  product?: { price?: number | string } | null;
   status?: string;
 }
 
@@ -39,9 +40,15 @@ async function call<T>(http: InternalClient, run: (http: InternalClient) => Prom
   }
 }
 
+/**
+ * The price the stock was taken at, as product recorded it on the reservation (the product's own price
+ * only from a product that predates it). undefined when neither is there: the purchase cannot be priced.
+ */
 const priceOf = (body: ReservationBody | undefined): number | undefined => {
-  const price = Number(body?.product?.price);
-  return Number.isFinite(price) ? price : undefined;
+  const recorded = body?.reservation?.unitPrice ?? body?.product?.price;
+  if (recorded === undefined || recorded === null || recorded === '') return undefined;
+  const price = Number(recorded);
+  return Number.isFinite(price) && price >= 0 && price <= MAX_PRICE ? price : undefined;
 };
 
 export class ProductClient {
@@ -68,7 +75,7 @@ export class ProductClient {
     if (status === 409 && data?.code === 'OUT_OF_STOCK') {
       return { kind: 'out-of-stock', details: { available: data.available, requested: data.requested } };
     }
-    if (status === 404) return { kind: 'product-not-found' };
+    if (status === 404 && data?.code === 'PRODUCT_NOT_FOUND') return { kind: 'product-not-found' };
     if (status >= 500) return { kind: 'unavailable', reason: `product answered ${status}` };
     return { kind: 'rejected', status, body: data };
   }
@@ -88,19 +95,6 @@ export class ProductClient {
     const reservationStatus = data?.reservation?.status ?? data?.status;
     if (reservationStatus === 'released') return { kind: 'released' };
     return { kind: 'reserved', unitPrice: priceOf(data) };
-  }
-
-  /** Today's price, for a reservation found by the reconciler that did not carry its product. */
-  async currentPrice(productId: string): Promise<number | undefined> {
-    const res = await call(this.http, (http) =>
-      http.request<{ price?: number | string; product?: { price?: number | string } }>(PRODUCT, {
-        method: 'GET',
-        path: `/products/${encodeURIComponent(productId)}`,
-      }),
-    );
-    if (!res.ok || res.value.status !== 200) return undefined;
-    const price = Number(res.value.data?.price ?? res.value.data?.product?.price);
-    return Number.isFinite(price) ? price : undefined;
   }
 
   /** Releasing twice changes stock once at product; 404 means there was nothing to release. */

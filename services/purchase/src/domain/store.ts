@@ -3,7 +3,15 @@
 import type { Pool } from 'pg';
 
 export type PurchaseStatus = 'pending' | 'completed' | 'failed' | 'cancelling' | 'cancelled';
-export type FailureReason = 'out-of-stock' | 'product-not-found' | 'product-unavailable' | 'product-rejected';
+export type FailureReason =
+  | 'out-of-stock'
+  | 'product-not-found'
+  | 'product-unavailable'
+  | 'product-rejected'
+  /** Reserved, but no price could be learned for it (so it was released rather than completed unpriced). */
+  | 'unpriced'
+  /** Still pending when its hold expired (product unreachable for that long): released, not completed late. */
+  | 'expired';
 
 export interface Purchase {
   id: string;
@@ -55,24 +63,79 @@ function toPurchase(r: Row): Purchase {
   };
 }
 
+export interface NewPurchase {
+  memberId: string;
+  productId: string;
+  quantity: number;
+  idempotencyKey: string;
+}
+
+const INSERT_PENDING = `INSERT INTO purchases (member_id, product_id, quantity, status, idempotency_key)
+  VALUES ($1, $2, $3, 'pending', $4)
+  ON CONFLICT ON CONSTRAINT purchases_member_key DO NOTHING
+  RETURNING ${COLUMNS}`;
+
 export class PurchaseStore {
   constructor(private readonly db: Pool) {}
 
   /** The pending row, or undefined when this member already used the key (then read it with byKey). */
-  async insertPending(p: {
-    memberId: string;
-    productId: string;
-    quantity: number;
-    idempotencyKey: string;
-  }): Promise<Purchase | undefined> {
-    const { rows } = await this.db.query<Row>(
-      `INSERT INTO purchases (member_id, product_id, quantity, status, idempotency_key)
-       VALUES ($1, $2, $3, 'pending', $4)
-       ON CONFLICT ON CONSTRAINT purchases_member_key DO NOTHING
-       RETURNING ${COLUMNS}`,
-      [p.memberId, p.productId, p.quantity, p.idempotencyKey],
-    );
+  async insertPending(p: NewPurchase): Promise<Purchase | undefined> {
+    const { rows } = await this.db.query<Row>(INSERT_PENDING, [
+      p.memberId,
+      p.productId,
+      p.quantity,
+      p.idempotencyKey,
+    ]);
     return rows[0] && toPurchase(rows[0]);
+  }
+
+  /**
+   * insertPending under a cap: the member's open and completed units of this product made within the
+   * window, this one included, must stay at or below `limit`. One short transaction holding an
+   * advisory lock per (member, product), so two requests at once cannot both slip under the cap;
+   * over it, the insert is rolled back and nothing is written.
+   */
+  async insertPendingCapped(
+    p: NewPurchase,
+    cap: { limit: number; windowMs: number },
+  ): Promise<
+    { kind: 'inserted'; purchase: Purchase } | { kind: 'repeat' } | { kind: 'over-cap'; held: number }
+  > {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `purchase-cap:${p.memberId}:${p.productId}`,
+      ]);
+      const { rows } = await client.query<Row>(INSERT_PENDING, [
+        p.memberId,
+        p.productId,
+        p.quantity,
+        p.idempotencyKey,
+      ]);
+      if (!rows[0]) {
+        await client.query('COMMIT');
+        return { kind: 'repeat' };
+      }
+      const held = await client.query<{ n: number }>(
+        `SELECT coalesce(sum(quantity), 0)::int AS n FROM purchases
+         WHERE member_id = $1 AND product_id = $2 AND status IN ('pending', 'completed', 'cancelling')
+           AND created_at > now() - make_interval(secs => $3::double precision / 1000)`,
+        [p.memberId, p.productId, cap.windowMs],
+      );
+      const total = held.rows[0]?.n ?? 0;
+      if (total > cap.limit) {
+        await client.query('ROLLBACK');
+        return { kind: 'over-cap', held: total - p.quantity };
+      }
+      await client.query('COMMIT');
+      return { kind: 'inserted', purchase: toPurchase(rows[0]) };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async byKey(memberId: string, idempotencyKey: string): Promise<Purchase | undefined> {
@@ -101,16 +164,24 @@ export class PurchaseStore {
   }
 
   /**
-   * pending → completed, priced from the reservation's product (null only when the reconciler could not
-   * learn the price). undefined when it was no longer pending.
+   * pending → completed, at the price the reservation was taken at: never without one (the table's
+   * purchases_completed_priced check says so too). undefined when it was no longer pending.
    */
-  async complete(id: string, unitPrice: number | null): Promise<Purchase | undefined> {
+  async complete(id: string, unitPrice: number): Promise<Purchase | undefined> {
     return this.transition(
       id,
       'pending',
       `status = 'completed', unit_price = $3::numeric, total = round($3::numeric * quantity, 2)`,
       [unitPrice],
     );
+  }
+
+  /**
+   * Removes a pending purchase that product refused outright (no such product): nothing was reserved,
+   * nothing is left to settle, and a repeat of its key gets the same refusal again from product.
+   */
+  async discard(id: string): Promise<void> {
+    await this.db.query(`DELETE FROM purchases WHERE id = $1 AND status = 'pending'`, [id]);
   }
 
   async fail(id: string, reason: FailureReason): Promise<Purchase | undefined> {

@@ -10,6 +10,7 @@ export const newMember = (role: Member['role'] = 'customer'): Member => ({ id: r
 
 export interface Answer {
   status: number;
+  headers: Headers;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
@@ -34,7 +35,7 @@ export async function call(
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
 /** Buys with a fresh Idempotency-Key unless one is given; `null` sends none. */

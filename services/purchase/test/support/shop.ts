@@ -18,6 +18,8 @@ async function durableDatabase(): Promise<{ url: string; close(): Promise<void> 
 
 // Fast reconciler for tests; "old enough" stays well above a request's own round trip.
 const RECONCILE = { RECONCILE_INTERVAL_MS: '50', RECONCILE_AFTER_MS: '500', RECONCILE_LEASE_MS: '500' };
+// The domain's largest order, so the overflow test can buy it; the shop's lower default is tested on its own.
+const LIMITS = { MAX_QUANTITY_PER_ORDER: '100' };
 
 export class Shop {
   distributor!: Running;
@@ -29,6 +31,7 @@ export class Shop {
   private productDb!: { url: string; close(): Promise<void> };
   private purchaseDb!: { url: string; close(): Promise<void> };
   private extra: Running[] = [];
+  private extraDbs: { close(): Promise<void> }[] = [];
 
   async start() {
     this.distributor = (await startService(distributorService, {
@@ -71,6 +74,7 @@ export class Shop {
         DISTRIBUTOR_URL: this.distributor.url,
         DATABASE_URL: this.purchaseDb.url,
         ...RECONCILE,
+        ...LIMITS,
         ...env,
       }),
       waitReady: true,
@@ -79,8 +83,56 @@ export class Shop {
     return svc;
   }
 
+  /**
+   * A purchase instance on a database of its own, whose reconciler alone decides when a purchase is old
+   * enough (RECONCILE_AFTER_MS 10 min): a test backdates a purchase to hand it over at a moment it chose.
+   */
+  async startIsolatedPurchase(env: Record<string, string> = {}): Promise<Running> {
+    const db = await durableDatabase();
+    this.extraDbs.push(db);
+    const svc = (await startService(purchaseService, {
+      env: testEnv({
+        DISTRIBUTOR_URL: this.distributor.url,
+        DATABASE_URL: db.url,
+        ...RECONCILE,
+        ...LIMITS,
+        RECONCILE_AFTER_MS: '600000',
+        ...env,
+      }),
+      waitReady: true,
+    })) as unknown as Running;
+    this.extra.push(svc);
+    return svc;
+  }
+
+  /**
+   * Makes a purchase look `ms` older, as if that time had passed: last changed then (so the reconciler
+   * takes it), and also made then when `made` (so its hold has expired).
+   */
+  async backdate(svc: Running, purchaseId: string, ms: number, made = false) {
+    const shift = `- make_interval(secs => $2::double precision / 1000)`;
+    const sets = made
+      ? `updated_at = updated_at ${shift}, created_at = created_at ${shift}`
+      : `updated_at = updated_at ${shift}`;
+    await svc.ctx.db.query(`UPDATE purchases SET ${sets} WHERE id = $1`, [purchaseId, ms]);
+  }
+
+  async deleteProduct(productId: string) {
+    const res = await call(this.product.url, this.admin, 'DELETE', `/products/${productId}`);
+    if (res.status !== 204) throw new Error(`could not delete a product: ${JSON.stringify(res.body)}`);
+    this.initialStock.delete(productId);
+  }
+
+  async reservationOf(purchaseId: string) {
+    const { rows } = await this.product.ctx.db.query('SELECT * FROM reservations WHERE purchase_id = $1', [
+      purchaseId,
+    ]);
+    return rows[0];
+  }
+
   async stop() {
     await Promise.all(this.extra.map((s) => s.stop()));
+    await Promise.all(this.extraDbs.map((d) => d.close()));
     await this.purchase?.stop();
     await this.product?.stop();
     await this.distributor?.stop();
