@@ -190,11 +190,15 @@ export async function startService<S extends ConfigShape | undefined>(
       rawBodyRouter: buildRawBodyRouter(routes, config.BODY_LIMIT),
     });
     const raw = def.rawHandler?.(ctx);
-    const server = http.createServer(raw ? (req, res) => raw(req, res) || app(req, res) : app);
+    const server = http.createServer(
+      // Node checks the two timeouts below every 30 s by default: a 10 s limit could then take 40 s.
+      { connectionsCheckingInterval: 1000 },
+      raw ? (req, res) => raw(req, res) || app(req, res) : app,
+    );
     // Longer than any client's idle keep-alive, so the server never closes a socket a client is about to reuse.
     server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 60_000;
+    server.headersTimeout = config.HEADERS_TIMEOUT_MS;
+    server.requestTimeout = config.REQUEST_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.PORT, config.HOST, () => resolve());
