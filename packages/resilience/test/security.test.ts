@@ -384,8 +384,8 @@ describe('HTTP-level abuse at the gateway (raw sockets)', () => {
         cases: 21,
         violations: answers.filter((a) => a.status !== 200).length + (loggedIn.status === 200 ? 0 : 1),
         notes:
-          'the gateway servers keep the kit defaults headersTimeout 66 s / requestTimeout 60 s (not configurable: ' +
-          'shortening them would need a kit setting), so a trickler is cut after 60 s, not sooner',
+          'a header trickler is cut with 408 after HEADERS_TIMEOUT_MS (gateway default 10 s, checked every second); ' +
+          'a body trickler after BODY_TIMEOUT_MS (10 s) by the gateway itself (packages/resilience/test/slow-clients.test.ts)',
       });
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       expect(loggedIn.status).toBe(200);

@@ -5,7 +5,12 @@ import { closeServer, defineService, z, type ServiceContext } from '@msa/service
 import type { JSONWebKeySet } from 'jose';
 import { sendError } from './proxy/errors';
 import { toBlockList } from './proxy/client-address';
-import { createGateway, type Gateway } from './proxy/handler';
+import {
+  createGateway,
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CLIENT_SOCKETS_PER_INSTANCE,
+  type Gateway,
+} from './proxy/handler';
 import { resolveRequestId } from './proxy/request-id';
 import { listenRedirect, portOf } from './redirect-server';
 import { loadTls } from './tls';
@@ -54,6 +59,17 @@ export const config = {
         return false;
       }
     }, 'must be comma-separated IP addresses or CIDR ranges'),
+  /** How long a client may take to send a request's body; then 408 (and the body never reached an instance). */
+  BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULT_BODY_TIMEOUT_MS),
+  /** The most requests one client address may have in flight at one instance (of its 128 sockets); 0: no cap. */
+  CLIENT_SOCKETS_PER_INSTANCE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(128)
+    .default(DEFAULT_CLIENT_SOCKETS_PER_INSTANCE),
+  /** The kit's, shorter here: the gateway faces clients, and headers that take 10 s are a slow-loris client. */
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
   /** Checked on member tokens when set. */
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
@@ -137,6 +153,8 @@ export const service = defineService({
       },
       bodyLimitBytes: parseSize(ctx.config.BODY_LIMIT),
       trustedProxies: ctx.config.TRUSTED_PROXIES,
+      bodyTimeoutMs: ctx.config.BODY_TIMEOUT_MS,
+      clientSocketsPerInstance: ctx.config.CLIENT_SOCKETS_PER_INSTANCE,
       redirectToHttps: ctx.config.HTTP_REDIRECT,
       httpsPort: ctx.config.HTTPS_PUBLIC_PORT ?? (ctx.config.HTTPS_PORT || null),
     });
@@ -150,12 +168,16 @@ export const service = defineService({
       keyFile: ctx.config.TLS_KEY_FILE,
       dataDir: ctx.config.DATA_DIR,
     });
-    const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-      if (!gw.handle(req, res)) answerOwnOnTls(ctx, req, res);
-    });
+    const server = https.createServer(
+      { key: tls.key, cert: tls.cert, connectionsCheckingInterval: 1000 },
+      (req, res) => {
+        if (!gw.handle(req, res)) answerOwnOnTls(ctx, req, res);
+      },
+    );
+    // As the kit sets its own (plain-HTTP) server: slow-loris clients cut after HEADERS_TIMEOUT_MS.
     server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 60_000;
+    server.headersTimeout = ctx.config.HEADERS_TIMEOUT_MS;
+    server.requestTimeout = ctx.config.REQUEST_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(ctx.config.HTTPS_PORT, ctx.config.HOST, () => resolve());

@@ -65,6 +65,13 @@ export const baseConfigShape = {
   /** Where embedded data lives; 'memory' keeps the embedded database in memory (tests). */
   DATA_DIR: z.string().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10000),
+  /**
+   * Node's server.headersTimeout and requestTimeout: how long a client may take over a request's headers, and
+   * over the whole request (headers and body), before it is answered 408 and cut (slow-loris clients). Checked
+   * every second. Keep-alive idle time does not count (that is the keep-alive timeout, 65 s).
+   */
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(66_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'like 100kb or 1mb')

@@ -224,14 +224,18 @@ export async function startService<S extends ConfigShape | undefined>(
         })
       : buildApp({ ...appOptions, serveMetrics: !withAdmin });
     const raw = def.rawHandler?.(ctx);
-    const server = http.createServer(raw ? (req, res) => raw(req, res) || app(req, res) : app);
-    await listen(server, config.PORT, config.HOST);
+    const server = http.createServer(
+      // Node checks the two timeouts below every 30 s by default: a 10 s limit could then take 40 s.
+      { connectionsCheckingInterval: 1000 },
+      raw ? (req, res) => raw(req, res) || app(req, res) : app,
+    );
+    await listen(server, config.PORT, config.HOST, config);
     const port = (server.address() as AddressInfo).port;
     const url = localUrl(config.HOST, port);
     const advertised = config.ADVERTISE_URL ?? advertiseUrl(config.HOST, port);
     const admin = withAdmin ? http.createServer(buildApp(appOptions)) : undefined;
     if (admin) {
-      await listen(admin, config.ADMIN_PORT ?? 0, config.ADMIN_HOST).catch(async (err: unknown) => {
+      await listen(admin, config.ADMIN_PORT ?? 0, config.ADMIN_HOST, config).catch(async (err: unknown) => {
         await closeServer(server, 0);
         throw err;
       });
@@ -372,11 +376,16 @@ async function openDatabaseWithRetry(
   }
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+function listen(
+  server: http.Server,
+  port: number,
+  host: string,
+  timeouts: { HEADERS_TIMEOUT_MS: number; REQUEST_TIMEOUT_MS: number },
+): Promise<void> {
   // Longer than any client's idle keep-alive, so the server never closes a socket a client is about to reuse.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 60_000;
+  server.headersTimeout = timeouts.HEADERS_TIMEOUT_MS;
+  server.requestTimeout = timeouts.REQUEST_TIMEOUT_MS;
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

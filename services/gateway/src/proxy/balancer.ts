@@ -37,3 +37,28 @@ export function pickUpstream(
   }
   return best ?? fallback;
 }
+
+/**
+ * For a client that holds its whole share (`perClient` requests in flight) of the instance pickUpstream chose: the
+ * least loaded other instance where it still has room, or undefined. An ejected instance only when the route has
+ * no other: a client over its share of the healthy ones is told to wait, not sent to a failing one.
+ */
+export function pickWithRoom(
+  route: Balanced,
+  outlier: OutlierDetector,
+  now: number,
+  client: string,
+  perClient: number,
+): Upstream | undefined {
+  let best: Upstream | undefined;
+  let fallback: Upstream | undefined;
+  let healthy = false;
+  for (const u of route.upstreams) {
+    const ejected = outlier.isEjected(u, now);
+    healthy ||= !ejected;
+    if (u.inFlightOf(client) >= perClient) continue;
+    if (ejected) fallback ??= u;
+    else if (best === undefined || u.inFlight < best.inFlight) best = u;
+  }
+  return best ?? (healthy ? undefined : fallback);
+}

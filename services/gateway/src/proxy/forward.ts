@@ -1,7 +1,7 @@
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { incomingTrace, type TraceContext } from '@msa/service-kit';
 import type { Logger } from 'pino';
-import { pickUpstream } from './balancer';
+import { pickUpstream, pickWithRoom } from './balancer';
 import { sendError } from './errors';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
 import type { MemberClaims } from './jwt-cache';
@@ -26,8 +26,8 @@ export class Exchange {
   user: MemberClaims | null = null;
   /** Upstream request headers, built once; a retry only rewrites the host (index 1). */
   headers: string[] | null = null;
-  /** undefined: stream the client's body; null: no body; Buffer: the buffered body of a retryable request. */
-  body: Buffer | null | undefined = undefined;
+  /** null: no body; else the whole body, read before anything goes upstream (handler.ts says why). */
+  body: Buffer | null = null;
   retryable = false;
   attempts = 0;
   upstream: Upstream | null = null;
@@ -101,15 +101,32 @@ export class Forwarder {
     readonly logger: Logger,
     /** Told of every 5xx answered to a client (the status page lists the latest, with their request ids). */
     readonly onServerError: (ex: Exchange, status: number) => void = () => {},
+    /**
+     * The most requests one client (address) may have in flight at one instance; 0: no cap. An instance has 128
+     * sockets: without a cap, one client's slow requests could hold them all and queue everyone else's.
+     */
+    readonly perClient: number = 0,
   ) {}
 
   start(ex: Exchange, internalToken: string): void {
     if (ex.closed) return;
     const route = ex.route!;
-    const u = pickUpstream(route, this.outlier, Date.now());
+    let u = pickUpstream(route, this.outlier, Date.now());
     if (u === undefined) {
       ex.fail(503, 'SERVICE_UNAVAILABLE', `${route.service} service has no healthy instance`);
       return;
+    }
+    if (this.perClient > 0 && u.inFlightOf(ex.clientIp) >= this.perClient) {
+      u = pickWithRoom(route, this.outlier, Date.now(), ex.clientIp, this.perClient);
+      if (u === undefined) {
+        ex.fail(
+          429,
+          'TOO_MANY_IN_FLIGHT',
+          `too many requests of this client in flight at the ${route.service} service`,
+          ['retry-after', '1'],
+        );
+        return;
+      }
     }
     ex.headers = upstreamRequestHeaders(ex.req, u.hostHeader, {
       hostHeader: ex.req.headers.host ?? '',
@@ -125,7 +142,7 @@ export class Forwarder {
   send(ex: Exchange, u: Upstream): void {
     ex.upstream = u;
     ex.counted = true;
-    u.inFlight++;
+    u.begin(ex.clientIp);
     ex.attempts++;
     ex.headers![1] = u.hostHeader;
     let upReq: ClientRequest;
@@ -150,24 +167,28 @@ export class Forwarder {
     ex.timedOut = false;
     ex.timer = setTimeout(onUpstreamTimeout, ex.route!.timeoutMs, ex);
     ex.upstreamStartedAt = performance.now();
-    if (ex.body === undefined) ex.req.pipe(upReq);
-    else if (ex.body === null) upReq.end();
+    if (ex.body === null) upReq.end();
     else upReq.end(ex.body);
   }
 
   /** Another instance for a retry, or undefined when the request may not or cannot be retried. */
   retryTarget(ex: Exchange, failed: Upstream, reusedSocket: boolean): Upstream | undefined {
-    if (!ex.retryable || ex.attempts > 1 || ex.body === undefined || ex.closed) return undefined;
+    if (!ex.retryable || ex.attempts > 1 || ex.closed) return undefined;
     const other = pickUpstream(ex.route!, this.outlier, Date.now(), failed);
     // A keep-alive socket the upstream closed just as we reused it is the socket's fault, not the instance's.
-    return other ?? (reusedSocket ? failed : undefined);
+    const target = other ?? (reusedSocket ? failed : undefined);
+    // A retry keeps to the client's share too.
+    if (target !== undefined && this.perClient > 0 && target.inFlightOf(ex.clientIp) >= this.perClient) {
+      return undefined;
+    }
+    return target;
   }
 }
 
 function release(ex: Exchange): void {
   if (ex.counted) {
     ex.counted = false;
-    ex.upstream!.done();
+    ex.upstream!.done(ex.clientIp);
   }
   if (ex.timer !== null) {
     clearTimeout(ex.timer);

@@ -42,8 +42,12 @@ export interface GatewayOptions {
   rateLimit: { points: number; windowS: number; keyPrefix?: string };
   /** Proxies whose X-Forwarded-For names the client (addresses or CIDR ranges); none by default. */
   trustedProxies?: readonly string[];
-  /** Largest body accepted (checked on Content-Length, and while buffering a retryable request's body). */
+  /** Largest body accepted (checked on Content-Length, and while the body is read). */
   bodyLimitBytes: number;
+  /** How long a client may take to send its whole body once the gateway reads it; then 408 (default 10 s). */
+  bodyTimeoutMs?: number;
+  /** The most requests one client may have in flight at one instance (of its 128 sockets); 0: no cap (default 64). */
+  clientSocketsPerInstance?: number;
   /** Plain-HTTP requests get 308 to HTTPS (health aside); see setHttpsPort. */
   redirectToHttps?: boolean;
   /** The port clients reach HTTPS on, for redirects; settable later when HTTPS listens on a picked port. */
@@ -99,15 +103,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
   );
   const live = new LiveRoutes(opts.registry, pool, (entry) => metrics.forRoute(entry), logger);
   const board = new StatusBoard(opts.registry, pool, metrics, () => live.current, opts.status);
-  const fw = new Forwarder(outlier, metrics, logger, (ex, status) =>
-    board.failed({
-      requestId: ex.requestId,
-      method: ex.req.method ?? '',
-      route: ex.route?.path ?? shortPath(ex.path),
-      service: ex.route?.service ?? '',
-      instance: ex.upstream?.instanceId,
-      status,
-    }),
+  const fw = new Forwarder(
+    outlier,
+    metrics,
+    logger,
+    (ex, status) =>
+      board.failed({
+        requestId: ex.requestId,
+        method: ex.req.method ?? '',
+        route: ex.route?.path ?? shortPath(ex.path),
+        service: ex.route?.service ?? '',
+        instance: ex.upstream?.instanceId,
+        status,
+      }),
+    opts.clientSocketsPerInstance ?? DEFAULT_CLIENT_SOCKETS_PER_INSTANCE,
   );
   const revocations = opts.watchRevocations === true ? new Revocations() : undefined;
   const revocationWatch =
@@ -135,6 +144,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const docs = new ApiDocs(logger, opts.docsFile);
   const clientAddress = new ClientAddress(opts.trustedProxies ?? []);
   const bodyLimit = opts.bodyLimitBytes;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const redirectToHttps = opts.redirectToHttps === true;
   let httpsPort = opts.httpsPort ?? null;
 
@@ -265,38 +275,57 @@ export function createGateway(opts: GatewayOptions): Gateway {
     ex.retryable = method === 'GET' || method === 'HEAD' || req.headers['idempotency-key'] !== undefined;
     const length = req.headers['content-length'];
     const hasBody = length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
-    if (!hasBody) {
-      ex.body = null;
-      fw.start(ex, internalToken);
-    } else if (!ex.retryable) {
-      ex.body = undefined; // streamed: not retried, so never held in memory
-      fw.start(ex, internalToken);
-    } else {
-      bufferBody(ex, internalToken);
-    }
+    if (hasBody) return readBody(ex, internalToken);
+    ex.body = null;
+    fw.start(ex, internalToken);
   }
 
-  function bufferBody(ex: Exchange, internalToken: string): void {
+  /**
+   * Every body is read whole before anything goes upstream, as nginx does by default (proxy_request_buffering):
+   * bodies here are small JSON, at most BODY_LIMIT. So a client that stalls or trickles its body holds no socket of
+   * an instance, and its slowness is never the instance's: the route's timeout starts once the request is complete,
+   * and the client itself gets 408 after `bodyTimeoutMs` (a deadline for the whole body, not an idle timeout, which
+   * one byte a second would keep alive). The whole body is also what a retry sends again.
+   */
+  function readBody(ex: Exchange, internalToken: string): void {
     const req = ex.req;
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size <= bodyLimit) {
         chunks.push(chunk);
         return;
       }
-      req.off('data', onData);
-      req.off('end', onEnd);
+      stop();
       ex.fail(413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${bodyLimit} bytes`);
     };
     const onEnd = (): void => {
+      stop();
       ex.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       fw.start(ex, internalToken);
     };
+    const onTimeout = (): void => {
+      stop();
+      // `connection: close`: the rest of this body may still come, and must not be read as a next request.
+      ex.fail(408, 'REQUEST_TIMEOUT', `the request body did not arrive within ${bodyTimeoutMs} ms`, [
+        'connection',
+        'close',
+      ]);
+    };
+    const timer = setTimeout(onTimeout, bodyTimeoutMs);
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', () => ex.res.destroy());
+    req.on('close', stop);
+    req.on('error', () => {
+      stop();
+      ex.res.destroy();
+    });
   }
 
   function routes(): RouteView[] {
@@ -341,6 +370,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
 }
 
 // Health only: metrics and the gateway's internal routes answer on the kit's admin listener, never here.
+/** A generous deadline for a small JSON body, even on a slow mobile link. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/** Half of an instance's 128 sockets: the other half stays for everyone else whatever one client does. */
+export const DEFAULT_CLIENT_SOCKETS_PER_INSTANCE = 64;
+
 function isOwnEndpoint(url: string): boolean {
   return url === '/health' || url.startsWith('/health/');
 }

@@ -11,6 +11,11 @@ export class Upstream implements OutlierState {
   readonly hostHeader: string;
   readonly agent: Agent;
   inFlight = 0;
+  /**
+   * Requests in flight here per client address, for the share one client may hold of this instance's sockets
+   * (see Forwarder). Only clients with a request in flight are in it.
+   */
+  readonly inFlightByClient = new Map<string, number>();
   consecutiveFailures = 0;
   ejectedUntil = 0;
   timesEjected = 0;
@@ -46,8 +51,22 @@ export class Upstream implements OutlierState {
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
 
-  /** One request to this instance is over. */
-  done(): void {
+  /** How many requests of `client` are in flight here. */
+  inFlightOf(client: string): number {
+    return this.inFlightByClient.get(client) ?? 0;
+  }
+
+  /** One request of `client` to this instance begins. */
+  begin(client: string): void {
+    this.inFlight++;
+    this.inFlightByClient.set(client, this.inFlightOf(client) + 1);
+  }
+
+  /** One request of `client` to this instance is over. */
+  done(client: string): void {
+    const n = this.inFlightOf(client) - 1;
+    if (n > 0) this.inFlightByClient.set(client, n);
+    else this.inFlightByClient.delete(client);
     if (--this.inFlight === 0 && this.retired) this.agent.destroy();
   }
 }
