@@ -1,6 +1,7 @@
 // The Compose smoke's checks (infra/smoke/compose-smoke.sh starts and stops the stack around them).
 //   node compose-checks.mjs first   — the stack the README's command started: health, exposure, isolation,
-//                                    the shop, logs, replicas, failures; saves what `again` checks
+//                                    the shop, an attacker from outside (outside-checks.mjs), logs, replicas,
+//                                    failures; saves what `again` checks
 //   node compose-checks.mjs again   — after `down` and the same command: the same data and secrets
 //   node compose-checks.mjs leaks   — no secret in any container's `docker inspect` or in the layers the
 //                                    Dockerfile adds to the images
@@ -15,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as smoke from './lib.mjs';
+import { outside } from './outside-checks.mjs';
 
 const { check, log, request, sleep, until, docker, inspect, HTTPS_PORT, HTTP_PORT } = smoke;
 const STATE = process.env.SMOKE_STATE;
@@ -125,7 +127,7 @@ async function first() {
     .find((i) => i && i.family === 'IPv4' && !i.internal && !i.address.startsWith('172.'))?.address;
   if (hostIp) {
     const answers = await Promise.all(
-      [HTTPS_PORT, HTTP_PORT, 5432, 6379, 8080, 8443, 9000, 9200].map(
+      [HTTPS_PORT, HTTP_PORT, 5432, 6379, 8080, 8443, 9000, 9080, 9200].map(
         (port) =>
           new Promise((resolve) => {
             const s = net.connect({ host: hostIp, port });
@@ -186,6 +188,8 @@ async function first() {
   Object.assign(state, shop);
   const adminToken = await smoke.adminLogin('compose', smoke.adminPassword(target));
   await smoke.logsByRequestId('compose', shop.requestId, adminToken);
+  // An attacker from outside, through the published HTTPS port only (docs/security.md).
+  await outside(shop);
   const token = shop.token;
 
   // Three purchase instances at the distributor, and reads spread over all three.

@@ -103,11 +103,11 @@ export function readLoad(path, token, workers = 3) {
   };
 }
 
-/** Gateway metrics (its private plain-HTTP port, read inside its container): responses by instance. */
+/** Gateway metrics (its admin port, private, read inside its container): responses by instance. */
 export function instanceMetrics(target, service) {
   const text = target.exec(
     'gateway',
-    "fetch('http://127.0.0.1:8080/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))",
+    "fetch('http://127.0.0.1:9080/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))",
   );
   const answered = new Map();
   for (const line of text.split('\n')) {
