@@ -65,7 +65,7 @@ interface RouteInstance {
 }
 
 async function memberInstances(): Promise<RouteInstance[]> {
-  const res = await fetch(`${shop.gateway}/internal/routes`, {
+  const res = await fetch(`${shop.gatewayAdmin}/internal/routes`, {
     headers: { 'x-internal-token': internal },
   });
   const { routes } = (await res.json()) as { routes: { path: string; instances: RouteInstance[] }[] };
@@ -73,7 +73,7 @@ async function memberInstances(): Promise<RouteInstance[]> {
 }
 
 async function memberFigures(): Promise<{ errorRate: number; count: number }> {
-  const res = await fetch(`${shop.gateway}/internal/status`, {
+  const res = await fetch(`${shop.gatewayAdmin}/internal/status`, {
     headers: { 'x-internal-token': internal },
   });
   const snap = (await res.json()) as {
