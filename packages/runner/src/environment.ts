@@ -109,6 +109,10 @@ export function serviceEnv(
     env.ADMIN_PORT = String(settings.gatewayAdminPort);
     env.ADMIN_HOST = '127.0.0.1';
   }
+  // The status page as a user opens it (slack-bot links it from every alert), unless set.
+  if (!env.STATUS_PAGE_URL && settings.gatewayPort !== 0) {
+    env.STATUS_PAGE_URL = `http://127.0.0.1:${settings.gatewayPort}/status`;
+  }
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   if (settings.redisUrl) env.REDIS_URL = settings.redisUrl;
   return env;

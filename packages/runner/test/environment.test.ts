@@ -100,7 +100,21 @@ describe('the environment of every child', () => {
       DATA_DIR: '/repo/.data',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5433/postgres',
       REDIS_URL: 'redis://cache',
+      // What slack-bot links from its alerts: the gateway's status page on the port npm start gives it.
+      STATUS_PAGE_URL: 'http://127.0.0.1:8080/status',
     });
+  });
+
+  test('when STATUS_PAGE_URL is set, then every child keeps it', () => {
+    const env = serviceEnv(
+      { role: 'service' },
+      readSettings({}, '/repo'),
+      { STATUS_PAGE_URL: 'https://x/status' },
+      {
+        distributorUrl: '',
+      },
+    );
+    expect(env.STATUS_PAGE_URL).toBe('https://x/status');
   });
 
   test('when a service owns no database, then it gets no DATABASE_URL, even if the runner has one', () => {

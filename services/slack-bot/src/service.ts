@@ -14,7 +14,7 @@ export const slackBotConfig = {
   SLACK_WEBHOOK_URL: optional(z.url()),
   /** Unset: the slash command answers 503 "not configured". */
   SLACK_SIGNING_SECRET: optional(z.string().min(8)),
-  /** Linked from every alert; default: the gateway's /status (as the registry knows its address). */
+  /** Linked from every alert: the gateway's /status as users reach it (default: npm start's address). */
   STATUS_PAGE_URL: optional(z.url()),
   /** Repeats of one alert within this window become one message with a count. */
   ALERT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
@@ -76,11 +76,9 @@ export function buildSlackBot(options: SlackBotOptions = {}) {
     watchRegistry: true,
     routes: (ctx) => {
       const c = ctx.config;
-      const statusUrl = () => {
-        if (c.STATUS_PAGE_URL) return c.STATUS_PAGE_URL;
-        const gateway = ctx.registry.instances('gateway')[0];
-        return `${gateway?.address ?? 'http://localhost:8080'}/status`;
-      };
+      // The registry lists the gateway at its admin address, where /status is not served: the public
+      // address is configuration (npm start and Compose set it).
+      const statusUrl = () => c.STATUS_PAGE_URL ?? 'http://localhost:8080/status';
       const notifier =
         options.notifier?.(ctx) ??
         (c.SLACK_WEBHOOK_URL
