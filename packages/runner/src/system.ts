@@ -210,6 +210,10 @@ class System extends EventEmitter implements RunningSystem {
         throw new Error('start cancelled');
       }
       if (err instanceof StartFailure) {
+        // Quiet (a test, a tool) prints nothing: the error itself then carries the instance's last lines.
+        if (this.options.quiet && !this.options.print && err.lastLines.length > 0) {
+          err.message += `\n  last output of ${err.label}:\n${err.lastLines.map((l) => `    ${l}`).join('\n')}`;
+        }
         this.print(`✖ ${err.message}`);
         if (err.lastLines.length > 0)
           this.print(`  last output of ${err.label}:\n${indent(err.lastLines, this.c)}`);

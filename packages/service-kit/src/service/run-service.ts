@@ -27,7 +27,10 @@ export async function runService<S extends ConfigShape | undefined>(
   const hardTimeoutMs = ctx.config.SHUTDOWN_TIMEOUT_MS + 5000;
 
   const shutdown = (reason: string, code: number) => {
-    ctx.logger.info({ reason }, 'shutting down');
+    // Stopping before ready is unusual (a supervisor gave up on us, the runner went away): say so at warn,
+    // so it is in the output even where the log level hides info lines (tests run at warn).
+    if (ctx.ready) ctx.logger.info({ reason }, 'shutting down');
+    else ctx.logger.warn({ reason }, 'shutting down before ready');
     setTimeout(() => {
       console.error(`${def.name}: shutdown took longer than ${hardTimeoutMs} ms; exiting`);
       process.exit(code || 1);
