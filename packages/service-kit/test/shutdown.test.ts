@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { startService } from '../src';
@@ -46,5 +47,49 @@ describe('graceful shutdown', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('"message":"sig stopped"');
+  });
+
+  it('when its database refuses at start, then the process keeps retrying (alive, not a silent exit 0)', async () => {
+    // Nothing listens yet while it waits for the database: the wait itself must hold the process. It did not
+    // (an unref'd timer), and the service ended with code 0, which a supervisor takes for a clean stop.
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const kit = path.resolve(__dirname, '..');
+    const script = `
+      const { runService, defineService } = require(${JSON.stringify(kit)});
+      runService(defineService({
+        name: 'waits',
+        database: { migrationsDir: ${JSON.stringify(path.join(__dirname, 'fixtures', 'migrations'))} },
+        routes: () => [],
+      }));`;
+    const child = spawn(process.execPath, ['-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        INTERNAL_TOKEN_SECRET: TEST_SECRET,
+        DISTRIBUTOR_URL: '',
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/none`,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    let exit: number | null | undefined;
+    const exited = new Promise<void>((resolve) =>
+      child.on('exit', (code) => {
+        exit = code;
+        resolve();
+      }),
+    );
+    // Its first retries come after 250 and 500 ms (with jitter): by 2.5 s it has retried and must still run.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2500))]);
+    expect(exit).toBeUndefined();
+    expect(out).toContain('database not reachable yet; retrying');
+    child.kill('SIGKILL');
+    await exited;
   });
 });

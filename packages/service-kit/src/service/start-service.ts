@@ -127,7 +127,7 @@ export async function startService<S extends ConfigShape | undefined>(
       const client = redis;
       stopHooks.push({ name: 'redis', run: () => void client.disconnect() });
       // Wait briefly for Redis, never long: a service whose cache is down still serves (degraded).
-      const connected = await Promise.race([connectRedis(redis), sleep(1000).then(() => false)]);
+      const connected = await Promise.race([connectRedis(redis), startupPause(1000).then(() => false)]);
       if (!connected) logger.warn('redis unreachable at start; running degraded until it answers');
       checks.push({ name: 'redis', required: false, run: async () => void (await client.ping()) });
     }
@@ -371,9 +371,19 @@ async function openDatabaseWithRetry(
         code === 'ECONNREFUSED' || code === '57P03' || /timeout|terminat/i.test((err as Error).message);
       if (!config.DATABASE_URL || !transient || attempt + 1 >= DATABASE_START_ATTEMPTS) throw err;
       logger.warn({ err: (err as Error).message }, 'database not reachable yet; retrying');
-      await sleep(backoff(attempt, 250, 4000));
+      await startupPause(backoff(attempt, 250, 4000));
     }
   }
+}
+
+/**
+ * A wait during start-up that keeps the process alive. The kit's `sleep` is unref'd (a background retry must
+ * not hold a stopping process), but before the server listens nothing else may hold the event loop: with an
+ * unref'd timer a service waiting for its database simply ended, exit code 0, and a supervisor that restarts
+ * only failures (Compose's on-failure, the local runner's start) took it for a clean stop.
+ */
+function startupPause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function listen(
