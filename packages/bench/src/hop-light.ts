@@ -7,7 +7,8 @@ import path from 'node:path';
 import { InternalTokens, INTERNAL_TOKEN_HEADER } from '@msa/service-kit';
 import { load } from './cannon';
 import { call, newMember } from './client';
-import { hopDurations, NO_SHIPPING, OUR_WORK } from './hop';
+import { gatewayVariants, NO_SHIPPING, variantNotes } from './gateway-variants';
+import { hopDurations, OUR_WORK } from './hop';
 import {
   cores,
   freePort,
@@ -39,6 +40,8 @@ export const HOP_LIGHT_TITLE = '1. Gateway hop, light upstream (the verdict)';
 const LIGHT_ROUTE = { method: 'GET', path: '/light/:id', public: true, auth: 'user' } as const;
 const LIGHT_PATH = '/light/1';
 const OURS = 'our gateway, member route (JWT)';
+/** The prefix of the variant rows (no access log, baseline checkout, OTel SDK on). */
+const VARIANTS = 'our gateway, member route';
 
 export async function hopLight(ctx: BenchContext): Promise<Section> {
   const cpu = SERVER_CPU();
@@ -78,27 +81,19 @@ export async function hopLight(ctx: BenchContext): Promise<Section> {
     await waitForRoute(gateway.url, '/.well-known/jwks.json');
     const member = { authorization: `Bearer ${await newMember(gateway.url)}` };
     await waitForRoute(gateway.url, LIGHT_PATH, member);
-    // The same gateway with its access log off (LOG_LEVEL=warn), to show what one log line per request costs.
-    const quiet = await spawnService(sys, 'gateway', {
-      cpus: cpu,
-      env: { ...NO_SHIPPING, LOG_LEVEL: 'warn' },
-      logFile: ctx.log('hop-light-gateway-quiet.log'),
-    });
-    started.push(quiet);
-    await waitForRoute(quiet.url, LIGHT_PATH, member);
-
     // Every path gets the same client request, the member token included: what a proxy adds or drops on the way
     // is its own doing (the upstream's CPU per request shows what that costs behind it).
     const targets: Target[] = [
       { name: 'direct (node:http)', kind: 'direct', url: upstreamUrl, headers: member, pids: () => [] },
       { name: OURS, kind: 'ours', url: gateway.url, headers: member, pids: () => [gateway.pid] },
-      {
-        name: 'our gateway, member route, no access log',
-        kind: 'diagnostic',
-        url: quiet.url,
+      ...(await gatewayVariants(ctx, sys, {
+        cpu,
+        label: VARIANTS,
+        readyPath: LIGHT_PATH,
         headers: member,
-        pids: () => [quiet.pid],
-      },
+        logPrefix: 'hop-light',
+        started,
+      })),
     ];
     targets.push(
       ...(await startPeers(ctx, {
@@ -197,11 +192,7 @@ function judge(f: SweepFigures): { lines: string[]; missed: boolean } {
     );
   }
   lines.push(f.cpuLine(OURS));
-  const quiet = 'our gateway, member route, no access log';
-  lines.push(
-    `The access log (one JSON line per request) costs ${fixed(ourCpu - f.hopCpu(quiet))} µs of gateway CPU per request ` +
-      `(${fixed(ourCpu)} with it, ${fixed(f.hopCpu(quiet))} without; a diagnostic row, in no verdict).`,
-  );
+  lines.push(...variantNotes(f, OURS, VARIANTS));
   return { lines, missed };
 }
 

@@ -1,12 +1,10 @@
 // Part 2, the gateway hop on the product service: one product instance reached directly, through our gateway and
 // through the proxies a user would pick instead, in interleaved sweeps. The realistic picture: at ~650 µs of CPU per
 // request in the product service, every proxy's ratio is pulled towards 1×; the hop's verdict is part 1 (hop-light).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { InternalTokens } from '@msa/service-kit';
 import { listProducts, newMember } from './client';
 import { pin, processTree, SERVER_CPU, stopProcess, type Spawned } from './proc';
+import { gatewayVariants, NO_SHIPPING, variantNotes } from './gateway-variants';
 import { ensureNativeProxies, startPeers, waitForRoute } from './proxies';
 import type { BenchContext, Section } from './report';
 import { fixed, ratio } from './stats';
@@ -21,9 +19,6 @@ import {
 import { spawnService, startBenchSystem } from './system';
 
 export const HOP_TITLE = '2. Gateway hop, product upstream (the realistic picture)';
-
-/** The access log goes to a file, as nginx's does; shipping it to the logging service is not part of the hop. */
-export const NO_SHIPPING = { LOG_SHIPPING: 'off' };
 
 export function hopDurations(ctx: BenchContext) {
   return { warmS: ctx.quick ? 1 : 3, runS: ctx.quick ? 2 : 10, sweeps: ctx.quick ? 1 : 3 };
@@ -94,56 +89,16 @@ export async function hop(ctx: BenchContext): Promise<Section> {
         pids: () => [gateway.pid],
       },
     ];
-    // The same gateway with its access log off (LOG_LEVEL=warn), to show what one log line per request costs.
-    const quiet = await spawnService(sys, 'gateway', {
-      cpus: cpu,
-      env: { ...NO_SHIPPING, LOG_LEVEL: 'warn' },
-      logFile: ctx.log('hop-gateway-quiet.log'),
-    });
-    started.push(quiet);
-    await waitForRoute(quiet.url, '/products?limit=1');
-    targets.push({
-      name: 'our gateway, member token, no access log',
-      kind: 'diagnostic',
-      url: quiet.url,
-      headers: { authorization: `Bearer ${memberToken}` },
-      pids: () => [quiet.pid],
-    });
-    // What tracing costs the hop. The same gateway built from another checkout (BENCH_BASELINE=<its root>, e.g.
-    // one without trace context), and this one with the OpenTelemetry SDK on, exporting to a sink in this process.
-    const baseline = process.env.BENCH_BASELINE;
-    if (baseline) {
-      const before = await spawnService(sys, 'gateway', {
-        cpus: cpu,
-        env: NO_SHIPPING,
-        logFile: ctx.log('hop-gateway-baseline.log'),
-        root: path.resolve(baseline),
-      });
-      started.push(before);
-      await waitForRoute(before.url, '/products?limit=1');
-      targets.push({
-        name: 'baseline checkout gateway, member token',
-        kind: 'diagnostic',
-        url: before.url,
+    targets.push(
+      ...(await gatewayVariants(ctx, sys, {
+        cpu,
+        label: 'our gateway, member token',
+        readyPath: '/products?limit=1',
         headers: { authorization: `Bearer ${memberToken}` },
-        pids: () => [before.pid],
-      });
-    }
-    const sink = await spanSink();
-    const traced = await spawnService(sys, 'gateway', {
-      cpus: cpu,
-      env: { ...NO_SHIPPING, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url },
-      logFile: ctx.log('hop-gateway-otel.log'),
-    });
-    started.push(traced);
-    await waitForRoute(traced.url, '/products?limit=1');
-    targets.push({
-      name: 'our gateway, member token, OTel SDK on',
-      kind: 'diagnostic',
-      url: traced.url,
-      headers: { authorization: `Bearer ${memberToken}` },
-      pids: () => [traced.pid],
-    });
+        logPrefix: 'hop',
+        started,
+      })),
+    );
     targets.push(
       ...(await startPeers(ctx, {
         upstreamUrl: upstream.url,
@@ -204,21 +159,6 @@ function picture(f: SweepFigures): string[] {
       'row). A token seen for the first time costs one ES256 verification (75–130 µs per the brief), once.',
   );
   out.push(f.cpuLine(ours));
-  const quiet = 'our gateway, member token, no access log';
-  out.push(
-    `The access log (one JSON line per request) costs ${fixed(f.hopCpu(ours) - f.hopCpu(quiet))} µs of gateway CPU per request ` +
-      `(${fixed(f.hopCpu(ours))} with it, ${fixed(f.hopCpu(quiet))} without, member token both).`,
-  );
+  out.push(...variantNotes(f, ours, 'our gateway, member token'));
   return out;
-}
-
-/** Takes OTLP exports and drops them (answers 200): the SDK's own work is measured, not a collector's. */
-async function spanSink(): Promise<{ url: string }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  server.unref();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
