@@ -188,8 +188,9 @@ export async function shipping(ctx: BenchContext): Promise<Section> {
       '',
       `- What shipping costs per request, on minus off: gateway ${delta('gatewayUs')} in all (main thread ${delta('gatewayMainUs')}), ` +
         `product ${delta('productUs')} in all (main thread ${delta('productMainUs')}). The shipping itself (batching, the POSTs, ` +
-        'the disk spool when the logging service is away) runs in the pino transport worker thread, so the main thread, ' +
-        'which serves the requests, pays only for handing the line over.',
+        'the disk spool when the logging service is away) runs in the pino transport worker thread; the main-thread difference ' +
+        'is what the thread that serves requests still pays: handing each line to the worker, and sharing its core with the ' +
+        'worker and with the logging service (all pinned to one CPU here).',
       `- Lines the shipping gateway delivered to the logging service during the sweeps: ${
         shippedBefore !== undefined && shippedAfter !== undefined
           ? fixed(shippedAfter - shippedBefore)
