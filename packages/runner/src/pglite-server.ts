@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
-import { PgliteServer } from '@msa/service-kit/pglite-server';
+import { PgliteServer, processAlive } from '@msa/service-kit/pglite-server';
 import type { KitMessage } from './ipc';
 
 interface Served {
@@ -156,21 +156,12 @@ function lockDataDir(dataDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(lockFile, 'utf8'));
-      if (isAlive(owner)) throw new Error(`${dataDir} is in use by process ${owner} (another npm start?)`);
+      if (processAlive(owner))
+        throw new Error(`${dataDir} is in use by process ${owner} (another npm start?)`);
       rmSync(lockFile, { force: true });
     }
   }
   throw new Error(`could not lock ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 main().catch((err: Error) => {

@@ -294,3 +294,7 @@ function errorResponse(code: string, message: string, severity = 'FATAL'): Buffe
   header.writeInt32BE(4 + fields.length, 1);
   return Buffer.concat([header, fields]);
 }
+
+// The runner's embedded-database process loads this entry (`@msa/service-kit/pglite-server`), not the whole kit;
+// it takes over a data folder whose owner process is gone.
+export { processAlive } from '../lifecycle/process-alive';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import build from 'pino-abstract-transport';
 import { INTERNAL_TOKEN_HEADER, InternalTokens } from '../auth/internal-token';
+import { processAlive } from '../lifecycle/process-alive';
 import { LogShipper, type ShipperStats } from './log-shipper';
 import { LOG_CLOSED_EVENT, LOG_REPORT_EVENT, LOG_STATS_EVENT, isToLogWorker } from './log-worker-messages';
 
@@ -107,7 +108,7 @@ function claimSpoolDir(root: string, service: string): { dir: string; release: (
         fd = openSync(owner, 'wx');
       } catch {
         const pid = Number(readFileSync(owner, 'utf8'));
-        if (pid !== process.pid && alive(pid)) continue;
+        if (pid !== process.pid && processAlive(pid)) continue;
         rmSync(owner, { force: true });
         try {
           fd = openSync(owner, 'wx');
@@ -123,14 +124,4 @@ function claimSpoolDir(root: string, service: string): { dir: string; release: (
     // a read-only or missing DATA_DIR: ship from memory only
   }
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
