@@ -1,27 +1,15 @@
-import { Writable } from 'node:stream';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { createLogger, InternalTokens, ServiceMetrics, ProcessStats } from '../src';
+import { InternalTokens, ServiceMetrics, ProcessStats } from '../src';
 import { buildApp } from '../src/http/app';
-import { TEST_SECRET, signTestToken } from '../src/testing';
+import { capturedLogger, TEST_SECRET, signTestToken } from '../src/testing';
 
 describe('a request line for every traced request', () => {
-  const lines: Array<Record<string, unknown>> = [];
+  const { logger, lines } = capturedLogger();
   let url: string;
   let close: () => void;
 
   beforeAll(async () => {
-    const logger = createLogger({
-      service: 'svc',
-      instanceId: 'svc-1',
-      level: 'info',
-      destination: new Writable({
-        write(chunk, _e, cb) {
-          lines.push(JSON.parse(String(chunk)));
-          cb();
-        },
-      }),
-    });
     const router = express.Router();
     router.get('/things/:id', (_req, res) => void res.json({ ok: true }));
     const app = buildApp({

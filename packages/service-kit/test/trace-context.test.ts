@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { Writable } from 'node:stream';
 import {
   continueTrace,
-  createLogger,
   InternalClient,
   InternalTokens,
   newSpanId,
@@ -16,7 +14,7 @@ import {
   type RunningService,
   type TraceContext,
 } from '../src';
-import { testEnv, TEST_SECRET } from '../src/testing';
+import { capturedLogger, testEnv, TEST_SECRET } from '../src/testing';
 import { echoService } from './fixtures/echo-service';
 
 // The examples of https://www.w3.org/TR/trace-context/ §3.2.
@@ -105,18 +103,7 @@ describe('a hop of the trace', () => {
 
 describe('log lines inside a request', () => {
   it('when a line is written inside a request, then it carries trace_id and span_id beside the request id', () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger({
-      service: 'svc',
-      instanceId: 'svc-1',
-      level: 'info',
-      destination: new Writable({
-        write(chunk, _e, cb) {
-          lines.push(JSON.parse(String(chunk)));
-          cb();
-        },
-      }),
-    });
+    const { logger, lines } = capturedLogger();
     const trace = continueTrace(VALID, undefined);
     requestContext.run({ requestId: 'r-1', trace }, () => logger.info('inside'));
     logger.info('outside');

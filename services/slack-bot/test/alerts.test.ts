@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '@msa/service-kit';
+import { capturedLogger } from '@msa/service-kit/testing';
 import { ConsoleNotifier } from '../src/domain/notifier';
 import { fakeSlack, parts, record, startBot, type SlackBot } from './helpers';
 
@@ -121,20 +120,9 @@ describe('alerts posted to a Slack incoming webhook (a local HTTP server stands 
 
 describe('without SLACK_WEBHOOK_URL', () => {
   it('when an alert is raised, then it is written as a log line', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      service: 'slack-bot',
-      instanceId: 'b1',
-      level: 'info',
-      destination: new Writable({
-        write(chunk, _e, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    const { logger, lines } = capturedLogger('slack-bot');
     await new ConsoleNotifier(logger).send({ text: ':red_circle: purchase lost' });
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', alert: ':red_circle: purchase lost' });
+    expect(lines[0]).toMatchObject({ level: 'warn', alert: ':red_circle: purchase lost' });
   });
 
   it('when the bot starts, then it alerts to the console', async () => {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import { InternalTokens } from '../auth/internal-token';
 import { startEmbeddedPostgres } from '../data/embedded-postgres';
+import { createLogger, type Logger } from '../log/logger';
 
 export { startService } from '../service/start-service';
 
@@ -99,4 +101,22 @@ export async function signTestToken(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function readJson(res: Response): Promise<any> {
   return res.json();
+}
+
+/** A logger whose lines a test reads back, parsed, in the order they were written. */
+export function capturedLogger(
+  service = 'svc',
+  instanceId = `${service}-1`,
+): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+} {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger({ service, instanceId, level: 'info', destination }), lines };
 }
