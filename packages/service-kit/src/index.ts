@@ -38,6 +38,7 @@ export { createRedis, connectRedis } from './cache/redis';
 export type { Redis } from './cache/redis';
 export { openDatabase } from './data/database';
 export type { Database } from './data/database';
+export { inTransaction } from './data/transaction';
 export { startEmbeddedPostgres } from './data/embedded-postgres';
 export { migrate, readMigrations, migrationChecksum, MigrationError } from './data/migrations';
 export type { Migration } from './data/migrations';

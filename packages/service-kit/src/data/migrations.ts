@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { inTransaction } from './transaction';
 
 // One lock key for every service's migrations: each service has its own database, so they never contend.
 const MIGRATION_LOCK_KEY = 7_204_319_001;
@@ -48,11 +49,9 @@ export function readMigrations(dir: string): Migration[] {
  * database from before checksums were recorded gets them filled in from the files as they are (once, no failure).
  */
 export async function migrate(pool: Pool, migrations: Migration[], logger: Logger): Promise<string[]> {
-  const client = await pool.connect();
   const applied: string[] = [];
   const backfilled: string[] = [];
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await ensureTable(client);
     const { rows } = await client.query<{ version: string; checksum: string | null }>(
@@ -85,13 +84,7 @@ export async function migrate(pool: Pool, migrations: Migration[], logger: Logge
       ]);
       applied.push(m.version);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   if (backfilled.length)
     logger.info({ backfilled }, `recorded the checksums of ${backfilled.length} migration(s)`);
   if (applied.length) logger.info({ applied }, `applied ${applied.length} migration(s)`);

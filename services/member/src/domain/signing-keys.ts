@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
+import { inTransaction } from '@msa/service-kit';
 import type { Pool } from 'pg';
 
 export const TOKEN_ISSUER = 'msa-member';
@@ -75,22 +76,14 @@ export class SigningKeys {
     const privateJwk = { ...(await exportJWK(privateKey)), ...meta };
     const publicJwk = { ...(await exportJWK(publicKey)), ...meta };
 
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK]);
-      await client.query(
+    await inTransaction(this.db, async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK]);
+      await tx.query(
         `INSERT INTO signing_keys (kid, private_jwk, public_jwk)
          SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)`,
         [kid, privateJwk, publicJwk],
       );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     const created = await this.newest();
     if (!created) throw new Error('signing key missing right after creating it');
     return created;

@@ -1,3 +1,4 @@
+import { inTransaction } from '@msa/service-kit';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 
 export interface Queryable {
@@ -19,18 +20,7 @@ export class Sql implements Queryable {
   }
 
   /** Runs fn in one transaction on one connection; keep it short: only database calls inside. */
-  async transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 }

@@ -1,5 +1,6 @@
 // The purchases table and its state changes. Every change is one statement guarded by the state it
 // expects, so two instances (or a request and the reconciler) racing on one purchase cannot both win.
+import { inTransaction } from '@msa/service-kit';
 import type { Pool } from 'pg';
 
 export type PurchaseStatus = 'pending' | 'completed' | 'failed' | 'cancelling' | 'cancelled';
@@ -101,9 +102,7 @@ export class PurchaseStore {
   ): Promise<
     { kind: 'inserted'; purchase: Purchase } | { kind: 'repeat' } | { kind: 'over-cap'; held: number }
   > {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.db, async (client, rollback) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
         `purchase-cap:${p.memberId}:${p.productId}`,
       ]);
@@ -113,10 +112,7 @@ export class PurchaseStore {
         p.quantity,
         p.idempotencyKey,
       ]);
-      if (!rows[0]) {
-        await client.query('COMMIT');
-        return { kind: 'repeat' };
-      }
+      if (!rows[0]) return { kind: 'repeat' as const };
       const held = await client.query<{ n: number }>(
         `SELECT coalesce(sum(quantity), 0)::int AS n FROM purchases
          WHERE member_id = $1 AND product_id = $2 AND status IN ('pending', 'completed', 'cancelling')
@@ -125,17 +121,11 @@ export class PurchaseStore {
       );
       const total = held.rows[0]?.n ?? 0;
       if (total > cap.limit) {
-        await client.query('ROLLBACK');
-        return { kind: 'over-cap', held: total - p.quantity };
+        rollback();
+        return { kind: 'over-cap' as const, held: total - p.quantity };
       }
-      await client.query('COMMIT');
-      return { kind: 'inserted', purchase: toPurchase(rows[0]) };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return { kind: 'inserted' as const, purchase: toPurchase(rows[0]) };
+    });
   }
 
   async byKey(memberId: string, idempotencyKey: string): Promise<Purchase | undefined> {
