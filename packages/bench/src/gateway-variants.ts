@@ -1,7 +1,7 @@
 // Our gateway in the variants both hop parts compare: the same gateway with its access log off (what one log line
 // per request costs), the same gateway built from another checkout (BENCH_BASELINE=<its root>, e.g. one without
 // trace context: what trace context costs), and with the OpenTelemetry SDK on, exporting to a sink in this process
-// (what spans cost). Each is a diagnostic row: in no verdict.
+// (what spans cost), also with 10 % of traces sampled. Each is a diagnostic row: in no verdict.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -18,6 +18,7 @@ export const NO_SHIPPING = { LOG_SHIPPING: 'off' };
 export const NO_ACCESS_LOG = 'no access log';
 export const BASELINE = 'baseline checkout';
 export const OTEL_ON = 'OTel SDK on';
+export const OTEL_SAMPLED = 'OTel SDK on, 10 % sampled';
 
 interface VariantOptions {
   cpu: string;
@@ -44,6 +45,17 @@ export async function gatewayVariants(
   if (baseline) variants.push({ suffix: BASELINE, env: NO_SHIPPING, root: path.resolve(baseline) });
   const sink = await spanSink();
   variants.push({ suffix: OTEL_ON, env: { ...NO_SHIPPING, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } });
+  // The SDK's standard sampler variables: a trace started here is recorded one time in ten (a continued one
+  // follows its caller's decision), so what instrumenting costs shows apart from what recording and exporting do.
+  variants.push({
+    suffix: OTEL_SAMPLED,
+    env: {
+      ...NO_SHIPPING,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    },
+  });
 
   const targets: Target[] = [];
   for (const v of variants) {
@@ -98,6 +110,14 @@ export function variantNotes(f: SweepFigures, ours: string, label: string): stri
       `The OpenTelemetry SDK on (its http instrumentation, a span per request exported over OTLP/HTTP to a sink) costs ` +
         `${d >= 0 ? '+' : ''}${fixed(d)} µs of gateway CPU per request (${fixed(cpu(otel))} against ${fixed(cpu(ours))} off), ` +
         `${fixed(f.ratioIn(otel, ours), 2)}× the throughput of the same gateway with it off.`,
+    );
+  }
+  if (has(OTEL_SAMPLED)) {
+    const sampled = `${label}, ${OTEL_SAMPLED}`;
+    const d = cpu(sampled) - cpu(ours);
+    out.push(
+      `With the SDK's sampler at 10 % (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`) ` +
+        `it costs ${d >= 0 ? '+' : ''}${fixed(d)} µs per request (${fixed(cpu(sampled))} µs).`,
     );
   }
   return out;
