@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Spawned } from './proc';
 import { waitForRoute } from './proxies';
 import type { BenchContext } from './report';
-import { fixed } from './stats';
+import { fixed, signedMicros } from './stats';
 import type { SweepFigures, Target } from './sweeps';
 import { spawnService, type BenchSystem } from './system';
 
@@ -83,10 +83,8 @@ export async function gatewayVariants(
 export function variantNotes(f: SweepFigures, ours: string, label: string): string[] {
   const out: string[] = [];
   const cpu = (name: string) => f.hopCpu(name);
-  const diff = (name: string) => {
-    const d = cpu(ours) - cpu(name);
-    return `${d >= 0 ? '+' : ''}${fixed(d)} µs`;
-  };
+  /** What `ours` spends beyond the row `name`. */
+  const diff = (name: string) => signedMicros(cpu(ours) - cpu(name));
   const has = (suffix: string) => f.targets.some((t) => t.name === `${label}, ${suffix}`);
   if (has(NO_ACCESS_LOG)) {
     const quiet = `${label}, ${NO_ACCESS_LOG}`;
@@ -105,19 +103,17 @@ export function variantNotes(f: SweepFigures, ours: string, label: string): stri
   }
   if (has(OTEL_ON)) {
     const otel = `${label}, ${OTEL_ON}`;
-    const d = cpu(otel) - cpu(ours);
     out.push(
       `The OpenTelemetry SDK on (its http instrumentation, a span per request exported over OTLP/HTTP to a sink) costs ` +
-        `${d >= 0 ? '+' : ''}${fixed(d)} µs of gateway CPU per request (${fixed(cpu(otel))} against ${fixed(cpu(ours))} off), ` +
+        `${signedMicros(cpu(otel) - cpu(ours))} of gateway CPU per request (${fixed(cpu(otel))} against ${fixed(cpu(ours))} off), ` +
         `${fixed(f.ratioIn(otel, ours), 2)}× the throughput of the same gateway with it off.`,
     );
   }
   if (has(OTEL_SAMPLED)) {
     const sampled = `${label}, ${OTEL_SAMPLED}`;
-    const d = cpu(sampled) - cpu(ours);
     out.push(
       `With the SDK's sampler at 10 % (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`) ` +
-        `it costs ${d >= 0 ? '+' : ''}${fixed(d)} µs per request (${fixed(cpu(sampled))} µs).`,
+        `it costs ${signedMicros(cpu(sampled) - cpu(ours))} per request (${fixed(cpu(sampled))} µs).`,
     );
   }
   return out;

@@ -19,7 +19,7 @@ import {
   type Spawned,
 } from './proc';
 import type { BenchContext, Section } from './report';
-import { fixed, markdownTable, median } from './stats';
+import { fixed, markdownTable, median, signedMicros } from './stats';
 import { spawnService, startBenchSystem } from './system';
 
 const CLK_TCK = (() => {
@@ -157,10 +157,7 @@ export async function shipping(ctx: BenchContext): Promise<Section> {
       fixed(med(pair, 'productUs')),
       fixed(med(pair, 'productMainUs')),
     ]);
-    const delta = (k: keyof Sample) => {
-      const d = med(on, k) - med(off, k);
-      return `${d >= 0 ? '+' : ''}${fixed(d)} µs`;
-    };
+    const delta = (k: keyof Sample) => signedMicros(med(on, k) - med(off, k));
     const lines = [
       `Two systems side by side, each with a gateway and a product instance of its own, all pinned to CPU ${cpu} with the rest ` +
         'of the systems: one ships every log line to its logging service, the other has shipping off (`LOG_SHIPPING=off`). ' +

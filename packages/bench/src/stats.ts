@@ -31,6 +31,11 @@ export function fixed(value: number | undefined, decimals = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 }
 
+/** A difference in microseconds with its sign: `+52 µs`, `-8 µs`. */
+export function signedMicros(value: number): string {
+  return `${value >= 0 ? '+' : ''}${fixed(value)} µs`;
+}
+
 export function megabytes(bytes: number | undefined): string {
   return bytes === undefined || !Number.isFinite(bytes) ? '—' : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
